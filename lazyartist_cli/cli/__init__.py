@@ -1,0 +1,1 @@
+"""Typer + Rich only: parse options, load the run file, call a pipeline, print."""

@@ -1,0 +1,35 @@
+"""The ``lazy`` Typer application: subcommands are registered by plain imports."""
+
+import typer
+
+from .. import __version__
+from . import data
+
+app = typer.Typer(
+    name="lazy",
+    help="Study how image classifiers take shortcuts on a biased Colored-MNIST.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for sub in (data.app,):
+    for cmd in sub.registered_commands:
+        app.registered_commands.append(cmd)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lazy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """lazy: Colored-MNIST shortcut studies, end to end."""
+
+
+def main() -> None:
+    app()

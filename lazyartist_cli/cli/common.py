@@ -1,0 +1,215 @@
+"""Shared CLI plumbing: global options on every command, error mapping, Rich output.
+
+Every command gets ``--config/-c``, ``--runs-dir``, ``--seed``, ``--device``,
+``--set KEY=VALUE``, ``--json`` and ``--quiet`` through :func:`lazy_command`.
+Human output (tables, progress, errors) goes to stderr; with ``--json``
+stdout carries exactly one JSON object.
+"""
+
+import functools
+import inspect
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..config import RunConfig, load_config, parse_set
+from ..errors import ConfigError, LazyError, UsageError
+from ..pipeline.reporter import Reporter
+
+
+class RichReporter(Reporter):
+    """Draws pipeline progress with Rich on stderr."""
+
+    def __init__(self, console: Console, enabled: bool):
+        self.console = console
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold blue]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "RichReporter":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def start(self, key: str, description: str, total: Optional[float] = None) -> None:
+        self.tasks[key] = self.progress.add_task(description, total=total, info="")
+
+    def update(self, key: str, advance: float = 1, completed: Optional[float] = None, **fields: object) -> None:
+        if key not in self.tasks:
+            return
+        kw: dict[str, Any] = {}
+        if completed is not None:
+            kw["completed"] = completed
+        else:
+            kw["advance"] = advance
+        if "total" in fields:
+            kw["total"] = fields.pop("total")
+        if "description" in fields:
+            kw["description"] = fields.pop("description")
+        if fields:
+            kw["info"] = "  ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
+        self.progress.update(self.tasks[key], **kw)
+
+    def done(self, key: str) -> None:
+        if key in self.tasks:
+            task = self.progress.tasks[self.tasks[key]]
+            if task.total is None:
+                self.progress.update(self.tasks[key], total=1, completed=1)
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(message, markup=False, highlight=False)
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+@dataclass
+class Ctx:
+    """What a command body gets: validated global options and output helpers."""
+
+    config_path: Optional[Path]
+    runs_dir: Path
+    seed: Optional[int]
+    device: Optional[str]
+    sets: list[str]
+    json_out: bool
+    quiet: bool
+    console: Console
+    reporter: RichReporter
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def load(self, **extra: Any) -> RunConfig:
+        """The run config: defaults < run file < command-line options."""
+        overrides: dict[str, Any] = {}
+        for item in self.sets:
+            key, value = parse_set(item)
+            overrides[key] = value
+        if self.seed is not None:
+            overrides["seed"] = self.seed
+        if self.device is not None:
+            overrides["device"] = self.device
+        overrides.update({k: v for k, v in extra.items() if v is not None})
+        return load_config(self.config_path, overrides)
+
+    def print(self, *args: Any, **kw: Any) -> None:
+        if not self.quiet:
+            self.console.print(*args, **kw)
+
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="TOML run file (see examples.toml).", envvar="LAZY_CONFIG", show_default=False),
+]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where datasets and runs live.", envvar="LAZY_RUNS_DIR")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for Python, NumPy and torch.", show_default=False)]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda.", show_default=False)]
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override a run-file value: --set data.correlation=0.9 (repeatable).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (results and paths).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")]
+
+_COMMON = {
+    "config": (ConfigOpt, None),
+    "runs_dir": (RunsDirOpt, Path("runs")),
+    "seed": (SeedOpt, None),
+    "device": (DeviceOpt, None),
+    "set_": (SetOpt, None),
+    "json_out": (JsonOpt, False),
+    "quiet": (QuietOpt, False),
+}
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(ctx, **own_options) -> dict`` as a command with the global options added.
+
+    The returned dict is printed as JSON with ``--json``. ``LazyError`` becomes one
+    red line and its exit code (1 runtime, 2 usage); nothing prints a traceback
+    unless ``LAZY_DEBUG=1``.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.name != "ctx"]
+        common = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, (a, d) in _COMMON.items()
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(**kw: Any) -> None:
+            opts = {n: kw.pop(n) for n in _COMMON}
+            err = Console(stderr=True, highlight=False)
+            console = Console(stderr=True, quiet=opts["quiet"])
+            device = opts["device"]
+            if device is not None and device not in ("auto", "cpu", "cuda"):
+                _fail(err, opts["json_out"], UsageError(f"--device must be auto, cpu or cuda, got {device!r}"))
+            reporter = RichReporter(console, enabled=not opts["quiet"])
+            ctx = Ctx(
+                opts["config"], opts["runs_dir"], opts["seed"], device, list(opts["set_"] or []),
+                opts["json_out"], opts["quiet"], console, reporter,
+            )
+            try:
+                with reporter:
+                    result = fn(ctx, **kw)
+            except typer.Exit:
+                raise
+            except LazyError as exc:
+                _fail(err, opts["json_out"], exc)
+            except KeyboardInterrupt:
+                err.print("[red]interrupted[/red]: nothing half-written is kept")
+                raise typer.Exit(130)
+            except Exception as exc:  # a bug: one line, traceback only on request
+                if os.environ.get("LAZY_DEBUG"):
+                    traceback.print_exc()
+                _fail(err, opts["json_out"], LazyError(
+                    f"unexpected {type(exc).__name__}: {exc} (a bug in lazy; rerun with LAZY_DEBUG=1 for the traceback)"
+                ))
+            if opts["json_out"]:
+                emit_json(result if result is not None else {"ok": True})
+            if isinstance(result, dict) and result.get("ok") is False:
+                raise typer.Exit(1)
+
+        wrapper.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in own}, **{n: a for n, (a, _) in _COMMON.items()}}
+        app.command(name, **kwargs)(wrapper)
+        return fn
+
+    return deco
+
+
+def _fail(err: Console, json_out: bool, exc: LazyError) -> None:
+    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    for line in problems:
+        err.print(f"[bold red]error:[/bold red] {escape(line)}", soft_wrap=True, highlight=False)
+    if json_out:
+        emit_json({"ok": False, "error": problems, "exit_code": exc.exit_code})
+    raise typer.Exit(exc.exit_code)

@@ -1,0 +1,169 @@
+"""Pydantic models of the TOML run file.
+
+One model per section, ``extra="forbid"`` everywhere, so unknown keys and
+bad values are rejected with the dotted path of the field. Precedence:
+built-in defaults < run file < command-line options (applied as dotted
+overrides before validation).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .data.colorize import PROTOCOLS
+from .data.palette import DEFAULT_PALETTE, NAMED_COLORS
+from .errors import ConfigError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+RGB = tuple[int, int, int]
+
+
+class DataConfig(Section):
+    """``[data]``: how the Colored-MNIST dataset is built."""
+
+    name: str = "colored-mnist"
+    base: Literal["mnist", "fashion-mnist"] = "mnist"
+    mnist_dir: Optional[Path] = None
+    download: bool = True
+    protocol: Literal["foreground", "background"] = "foreground"
+    correlation: float = Field(0.95, ge=0.0, le=1.0)
+    n_train: int = Field(50_000, ge=10)
+    n_val: int = Field(10_000, ge=10)
+    n_test: int = Field(10_000, ge=10, le=10_000)
+    seed: Optional[int] = Field(None, ge=0, description="defaults to the global seed")
+    palette: list[str] = Field(default_factory=lambda: list(DEFAULT_PALETTE))
+    colors: dict[str, RGB] = Field(default_factory=dict, description="extra or overridden colour names -> RGB")
+    stripe_prob: float = Field(0.3, ge=0.0, le=1.0)
+
+    @field_validator("colors")
+    @classmethod
+    def _rgb_range(cls, v: dict[str, RGB]) -> dict[str, RGB]:
+        for name, rgb in v.items():
+            if any(c < 0 or c > 255 for c in rgb):
+                raise ValueError(f"colour {name!r} must have RGB values in 0..255, got {list(rgb)}")
+        return v
+
+    @model_validator(mode="after")
+    def _palette_ok(self) -> "DataConfig":
+        if len(self.palette) != 10:
+            raise ValueError(f"palette must name 10 colours (one per class), got {len(self.palette)}")
+        known = {**NAMED_COLORS, **self.colors}
+        unknown = [c for c in self.palette if c not in known]
+        if unknown:
+            raise ValueError(f"palette: unknown colour name(s) {unknown}; known: {', '.join(sorted(known))}")
+        dup_names = sorted({c for c in self.palette if self.palette.count(c) > 1})
+        if dup_names:
+            raise ValueError(f"palette: duplicate colour(s) {dup_names}")
+        rgbs = [tuple(known[c]) for c in self.palette]
+        dup_rgb = sorted({self.palette[i] for i, r in enumerate(rgbs) if rgbs.count(r) > 1})
+        if dup_rgb:
+            raise ValueError(f"palette: colours {dup_rgb} have the same RGB value")
+        if self.base == "mnist" and self.n_train + self.n_val > 60_000:
+            raise ValueError(f"n_train + n_val = {self.n_train + self.n_val} is larger than the 60,000 MNIST training images")
+        return self
+
+    def palette_rgb(self) -> list[RGB]:
+        known = {**NAMED_COLORS, **self.colors}
+        return [tuple(known[c]) for c in self.palette]
+
+    def build_fingerprint(self, seed: int) -> dict[str, Any]:
+        """What determines the bytes of the dataset (used to detect a changed config)."""
+        return {
+            "base": self.base,
+            "protocol": self.protocol,
+            "correlation": self.correlation,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+            "seed": seed,
+            "palette": self.palette,
+            "palette_rgb": [list(c) for c in self.palette_rgb()],
+            "stripe_prob": self.stripe_prob,
+        }
+
+
+class RunConfig(Section):
+    """The whole run file."""
+
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataConfig = Field(default_factory=DataConfig)
+
+    def data_seed(self) -> int:
+        return self.seed if self.data.seed is None else self.data.seed
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        msg = msg.removeprefix("Value error, ")
+        msg = msg.replace("Input should be less than or equal to", "must be <=")
+        msg = msg.replace("Input should be greater than or equal to", "must be >=")
+        msg = msg.replace("Extra inputs are not permitted", "unknown key")
+        problems.append(f"{loc}: {msg}" if loc else msg)
+    return problems
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``tree['a']['b'] = value`` for ``dotted = 'a.b'``, creating tables."""
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        nxt = node.setdefault(key, {})
+        if not isinstance(nxt, dict):
+            raise UsageError(f"--set {dotted}: {key} is not a table")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """Parse ``key.path=value``; the value is read as a TOML literal, else as a string."""
+    if "=" not in item:
+        raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set data.correlation=0.9")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"run file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read run file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: malformed TOML: {exc}"]) from None
+
+
+def load_config(path: Optional[Path] = None, overrides: Optional[dict[str, Any]] = None) -> RunConfig:
+    """Defaults < run file < overrides (dotted keys); validated, with readable errors."""
+    tree: dict[str, Any] = read_toml(path) if path else {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(tree, key, value)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None

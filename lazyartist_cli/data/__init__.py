@@ -1,0 +1,1 @@
+"""Data family: MNIST loading, colouring, splits, stored datasets."""

@@ -1,0 +1,90 @@
+"""Build the four Colored-MNIST splits from the base dataset, vectorised.
+
+Splits: ``train`` and ``val`` from the base training set (disjoint, a seeded
+permutation), ``test_easy`` and ``test_hard`` from the same base test digits
+with the same background textures, so the two differ only in colour.
+``train``/``val``/``test_easy`` take the class's dominant colour with
+probability ``correlation``; ``test_hard`` never does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+from .colorize import assign_colors, compose, conflicting_colors, make_textures
+
+SPLITS = ("train", "val", "test_easy", "test_hard")
+CHUNK = 10_000
+
+Split = dict[str, torch.Tensor]
+
+
+def color_split(
+    digits: torch.Tensor,
+    labels: torch.Tensor,
+    colors: torch.Tensor,
+    palette: torch.Tensor,
+    protocol: str,
+    generator: torch.Generator,
+    stripe_prob: float,
+    textures: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+) -> tuple[Split, tuple[torch.Tensor, torch.Tensor]]:
+    """Colour ``digits`` (N, 28, 28) uint8 with ``palette[colors]``; chunked to bound memory."""
+    n = digits.shape[0]
+    if textures is None:
+        textures = make_textures(n, generator, digits.shape[-1], stripe_prob)
+    noise, stripes = textures
+    images = torch.empty(n, 3, *digits.shape[1:], dtype=torch.uint8)
+    rgb = palette[colors]  # (N, 3)
+    for start in range(0, n, CHUNK):
+        sl = slice(start, start + CHUNK)
+        images[sl] = compose(digits[sl], rgb[sl], noise[sl], stripes[sl], protocol)
+    split = {
+        "images": images,
+        "labels": labels.clone(),
+        "colors": colors.clone(),
+        "aligned": colors == labels,
+        "digits": digits.clone(),
+    }
+    return split, textures
+
+
+def build_splits(
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    palette_rgb: list[tuple[int, int, int]],
+    correlation: float,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    protocol: str = "foreground",
+    stripe_prob: float = 0.3,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict[str, Split]:
+    """All four splits as dicts of tensors (see ``dataset.py`` for the format)."""
+    gen = torch.Generator().manual_seed(seed)
+    palette = torch.tensor(palette_rgb, dtype=torch.float32) / 255.0  # (10, 3)
+    perm = torch.randperm(train_images.shape[0], generator=gen)
+    train_idx, val_idx = perm[:n_train], perm[n_train : n_train + n_val]
+    test_idx = torch.arange(n_test)
+    out: dict[str, Split] = {}
+    for name, idx in (("train", train_idx), ("val", val_idx)):
+        colors, _ = assign_colors(train_labels[idx], correlation, gen)
+        out[name], _ = color_split(train_images[idx], train_labels[idx], colors, palette, protocol, gen, stripe_prob)
+        if progress:
+            progress(name)
+    digits, labels = test_images[test_idx], test_labels[test_idx]
+    easy_colors, _ = assign_colors(labels, correlation, gen)
+    hard_colors = conflicting_colors(labels, gen)
+    out["test_easy"], textures = color_split(digits, labels, easy_colors, palette, protocol, gen, stripe_prob)
+    if progress:
+        progress("test_easy")
+    out["test_hard"], _ = color_split(digits, labels, hard_colors, palette, protocol, gen, stripe_prob, textures)
+    if progress:
+        progress("test_hard")
+    return out

@@ -1,0 +1,1 @@
+"""One plain function per subcommand; no printing except through a Reporter."""

@@ -1,0 +1,150 @@
+"""The runs/ directory contract: names, paths and atomic writes.
+
+Layout (see runs/README.md)::
+
+    runs/
+      datasets/<dataset>/        train.pt val.pt test_easy.pt test_hard.pt metadata.json samples_<split>.png
+      <run>/                     config.json history.jsonl curves.png best.pt last.pt eval/ counterfactual/ ...
+
+Every file another command trusts is written to a temporary sibling and then
+renamed into place, so a killed command leaves either the old file or the new
+one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import LazyError, UsageError
+
+DATASETS_DIR = "datasets"
+RESERVED_NAMES = {DATASETS_DIR, "study", "report"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_name(name: str, what: str = "run name") -> str:
+    """Reject names that could escape the runs directory or clash with its layout."""
+    if not _NAME_RE.match(name) or name in {".", ".."} or ".." in name:
+        raise UsageError(
+            f"{what} {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
+            "(no path separators, no leading dot, at most 100 characters)"
+        )
+    if name in RESERVED_NAMES:
+        raise UsageError(f"{what} {name!r} is reserved by the runs/ layout; choose another")
+    return name
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create a directory (and parents) or fail with one clear line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise LazyError(f"cannot write to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def dataset_dir(runs_dir: Path, name: str) -> Path:
+    return runs_dir / DATASETS_DIR / check_name(name, "dataset name")
+
+
+def run_dir(runs_dir: Path, name: str) -> Path:
+    return runs_dir / check_name(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def torch_save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` through a buffer (so the bytes do not depend on the file name), then an atomic write."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LazyError(f"{what} not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LazyError(f"{what} is corrupted ({path}): {exc}") from None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """A temporary directory beside ``final``; moved onto ``final`` on success.
+
+    An existing ``final`` is replaced only after the new content is complete.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}.tmp"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
