@@ -1,0 +1,46 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _mnist_dir() -> Path | None:
+    cand = os.environ.get("LAZY_MNIST_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
+    p = Path(cand)
+    return p if (p / "train-images-idx3-ubyte.gz").exists() or (p / "train-images-idx3-ubyte").exists() else None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    d = _mnist_dir()
+    if d is None:
+        pytest.skip("real MNIST not found (set LAZY_MNIST_DIR)")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # never touch the user's cache or the network from tests
+    monkeypatch.setenv("LAZY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("LAZY_CONFIG", raising=False)
+    monkeypatch.delenv("LAZY_RUNS_DIR", raising=False)
+
+
+SMALL = [
+    "--set", "data.n_train=3000", "--set", "data.n_val=1000", "--set", "data.n_test=1000",
+]
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory, mnist_dir):
+    """A small real-MNIST Colored-MNIST dataset built once through the CLI."""
+    from typer.testing import CliRunner
+
+    from lazyartist_cli.cli.app import app
+
+    runs = tmp_path_factory.mktemp("runs")
+    res = CliRunner().invoke(app, ["make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), "-q", *SMALL])
+    assert res.exit_code == 0, res.output
+    return runs

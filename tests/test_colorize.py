@@ -1,0 +1,93 @@
+import math
+
+import torch
+
+from lazyartist_cli.data.build import build_splits
+from lazyartist_cli.data.colorize import assign_colors, compose, conflicting_colors, make_textures, recolor
+from lazyartist_cli.data.palette import DEFAULT_PALETTE, NAMED_COLORS
+from lazyartist_cli.data.verify import split_stats
+
+PALETTE = [NAMED_COLORS[c] for c in DEFAULT_PALETTE]
+
+
+def test_assign_colors_correlation_within_binomial_tolerance():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (100_000,), generator=g)
+    colors, aligned = assign_colors(labels, 0.95, g)
+    frac = aligned.float().mean().item()
+    assert abs(frac - 0.95) < 4 * math.sqrt(0.95 * 0.05 / 100_000)
+    assert torch.equal(aligned, colors == labels)
+    # counter-examples spread over the 9 other colours
+    offsets = (colors[~aligned] - labels[~aligned]) % 10
+    counts = torch.bincount(offsets, minlength=10)
+    assert counts[0] == 0 and counts[1:].min() > 0.8 * counts[1:].float().mean()
+
+
+def test_conflicting_colors_never_dominant():
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(10).repeat(1000)
+    colors = conflicting_colors(labels, g)
+    assert not (colors == labels).any()
+    assert set(colors[labels == 3].tolist()) == set(range(10)) - {3}
+
+
+def test_compose_foreground_stroke_takes_the_colour():
+    g = torch.Generator().manual_seed(0)
+    digits = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    digits[:, 10:18, 12:16] = 255
+    rgb = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    noise, stripes = make_textures(2, g)
+    img = compose(digits, rgb, noise, stripes, "foreground")
+    assert img.shape == (2, 3, 28, 28) and img.dtype == torch.uint8
+    assert torch.equal(img[0, :, 12, 13], torch.tensor([255, 0, 0], dtype=torch.uint8))
+    assert torch.equal(img[1, :, 12, 13], torch.tensor([0, 0, 255], dtype=torch.uint8))
+    background = img[:, :, :5, :5].float() / 255
+    assert background.max() <= 0.25 + 1e-6 and background.std() > 0  # dark and textured, never flat
+
+
+def test_compose_background_protocol_light_stroke_on_colour():
+    g = torch.Generator().manual_seed(0)
+    digits = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    digits[:, 10:18, 12:16] = 255
+    noise, stripes = make_textures(1, g)
+    img = compose(digits, torch.tensor([[0.0, 1.0, 0.0]]), noise, stripes, "background").float() / 255
+    assert (img[0, :, 12, 13] > 0.9).all()
+    assert img[0, 1, :5, :5].min() > 0.5 and img[0, 0, :5, :5].max() == 0
+
+
+def test_recolor_matches_composing_with_the_new_colour():
+    g = torch.Generator().manual_seed(0)
+    digits = torch.randint(0, 256, (4, 28, 28), generator=g, dtype=torch.uint8)
+    noise, stripes = make_textures(4, g)
+    old = torch.tensor(PALETTE[:4], dtype=torch.float32) / 255
+    new = torch.tensor(PALETTE[4:8], dtype=torch.float32) / 255
+    for protocol in ("foreground", "background"):
+        a = compose(digits, old, noise, stripes, protocol).float() / 255
+        b = compose(digits, new, noise, stripes, protocol).float() / 255
+        out = recolor(a, digits, old, new, protocol)
+        assert (out - b).abs().max() < 0.03, protocol
+
+
+def test_build_splits_hard_never_aligned_and_same_digits():
+    g = torch.Generator().manual_seed(0)
+    tr = torch.randint(0, 256, (300, 28, 28), generator=g, dtype=torch.uint8)
+    trl = torch.arange(300) % 10
+    te = torch.randint(0, 256, (100, 28, 28), generator=g, dtype=torch.uint8)
+    tel = torch.arange(100) % 10
+    s = build_splits(tr, trl, te, tel, PALETTE, 0.95, 200, 50, 100, seed=0)
+    assert [s[k]["images"].shape[0] for k in ("train", "val", "test_easy", "test_hard")] == [200, 50, 100, 100]
+    assert not s["test_hard"]["aligned"].any()
+    assert torch.equal(s["test_easy"]["digits"], s["test_hard"]["digits"])
+    assert split_stats(s["test_hard"], 0.0)["checks"]["aligned_fraction"]
+    s2 = build_splits(tr, trl, te, tel, PALETTE, 0.95, 200, 50, 100, seed=0)
+    assert all(torch.equal(s[k]["images"], s2[k]["images"]) for k in s)
+
+
+def test_verify_flags_a_wrong_correlation():
+    labels = torch.arange(10).repeat(500)
+    g = torch.Generator().manual_seed(0)
+    colors, _ = assign_colors(labels, 0.80, g)
+    stats = split_stats({"labels": labels, "colors": colors}, 0.95)
+    assert not stats["ok"] and not stats["checks"]["aligned_fraction"]
+    colors, _ = assign_colors(labels, 0.95, g)
+    assert split_stats({"labels": labels, "colors": colors}, 0.95)["ok"]

@@ -1,0 +1,74 @@
+import pytest
+
+from lazyartist_cli.config import load_config, parse_set
+from lazyartist_cli.errors import ConfigError, UsageError
+
+
+def problems(tmp_path, text):
+    p = tmp_path / "run.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    return exc.value.problems
+
+
+def test_defaults_are_the_prd_ones():
+    cfg = load_config()
+    assert cfg.data.correlation == 0.95
+    assert (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test) == (50_000, 10_000, 10_000)
+    assert cfg.data.palette[:3] == ["red", "green", "blue"]
+
+
+def test_correlation_out_of_range_names_the_field(tmp_path):
+    assert problems(tmp_path, "[data]\ncorrelation = 1.5\n") == ["data.correlation: must be <= 1"]
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    assert problems(tmp_path, "[data]\ncorelation = 0.9\n") == ["data.corelation: unknown key"]
+
+
+def test_several_problems_one_line_each(tmp_path):
+    out = problems(tmp_path, "seed = -1\n[data]\ncorrelation = -0.1\n")
+    assert len(out) == 2 and out[0].startswith("seed:") and out[1].startswith("data.correlation:")
+
+
+def test_malformed_toml(tmp_path):
+    out = problems(tmp_path, "[data\n")
+    assert len(out) == 1 and "malformed TOML" in out[0]
+
+
+def test_palette_unknown_and_duplicate(tmp_path):
+    base = ["red", "green", "blue", "yellow", "magenta", "cyan", "orange", "purple", "pink"]
+    out = problems(tmp_path, f"[data]\npalette = {base + ['chartreuse']}\n")
+    assert "unknown colour name" in out[0] and "chartreuse" in out[0]
+    out = problems(tmp_path, f"[data]\npalette = {base + ['red']}\n")
+    assert "duplicate colour" in out[0]
+
+
+def test_custom_colour_and_same_rgb(tmp_path):
+    base = ["red", "green", "blue", "yellow", "magenta", "cyan", "orange", "purple", "pink"]
+    p = tmp_path / "ok.toml"
+    p.write_text(f"[data]\npalette = {base + ['mine']}\n[data.colors]\nmine = [1, 2, 3]\n")
+    assert load_config(p).data.palette_rgb()[-1] == (1, 2, 3)
+    out = problems(tmp_path, f"[data]\npalette = {base + ['mine']}\n[data.colors]\nmine = [230, 25, 25]\n")
+    assert "same RGB" in out[0]
+
+
+def test_sizes_larger_than_mnist(tmp_path):
+    out = problems(tmp_path, "[data]\nn_train = 55000\nn_val = 10000\n")
+    assert "60,000" in out[0]
+    assert problems(tmp_path, "[data]\nn_test = 20000\n") == ["data.n_test: must be <= 10000"]
+
+
+def test_precedence_defaults_file_cli(tmp_path):
+    p = tmp_path / "run.toml"
+    p.write_text("seed = 3\n[data]\ncorrelation = 0.9\n")
+    cfg = load_config(p, {"data.correlation": 0.8})
+    assert cfg.seed == 3 and cfg.data.correlation == 0.8
+
+
+def test_parse_set():
+    assert parse_set("data.correlation=0.9") == ("data.correlation", 0.9)
+    assert parse_set("data.name=abc") == ("data.name", "abc")
+    with pytest.raises(UsageError):
+        parse_set("nothing")

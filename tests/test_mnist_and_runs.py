@@ -1,0 +1,72 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from lazyartist_cli.data.mnist import MNIST_FILES, load_base, parse_idx
+from lazyartist_cli.errors import LazyError, UsageError
+from lazyartist_cli.runs import atomic_path, check_name, staging_dir
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+def test_parse_idx_roundtrip_and_truncation():
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(parse_idx(idx_bytes(arr)), arr)
+    with pytest.raises(LazyError, match="truncated"):
+        parse_idx(idx_bytes(arr)[:-1])
+
+
+def test_wrong_file_names_the_file_and_the_expected_hash(tmp_path):
+    for stem in MNIST_FILES:
+        (tmp_path / f"{stem}.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((2, 2), np.uint8))))
+    with pytest.raises(LazyError) as exc:
+        load_base("mnist", tmp_path, cache_dir=tmp_path / "cache", download=False)
+    msg = str(exc.value)
+    assert "train-images-idx3-ubyte.gz" in msg and MNIST_FILES["train-images-idx3-ubyte"] in msg
+
+
+def test_nothing_found_says_the_three_ways(tmp_path):
+    with pytest.raises(LazyError) as exc:
+        load_base("mnist", tmp_path / "none", cache_dir=tmp_path / "cache", download=False)
+    msg = str(exc.value)
+    assert "--mnist-dir" in msg and "cache" in msg and "internet" in msg
+
+
+def test_real_mnist_loads_from_raw_or_gzip(mnist_dir, tmp_path):
+    raw = load_base("mnist", mnist_dir, download=False)
+    assert raw.train_images.shape == (60_000, 28, 28) and raw.test_labels.shape == (10_000,)
+    assert np.bincount(raw.train_labels).tolist()[:2] == [5923, 6742]
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "datasets", "x" * 101, "a\\b"])
+def test_hostile_names_rejected(bad):
+    with pytest.raises(UsageError):
+        check_name(bad)
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_staging_dir_replaces_only_when_complete(tmp_path):
+    final = tmp_path / "ds"
+    final.mkdir()
+    (final / "a").write_text("old")
+    with pytest.raises(RuntimeError):
+        with staging_dir(final) as tmp:
+            (tmp / "a").write_text("new")
+            raise RuntimeError
+    assert (final / "a").read_text() == "old"
+    with staging_dir(final) as tmp:
+        (tmp / "a").write_text("new")
+    assert (final / "a").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["ds"]
