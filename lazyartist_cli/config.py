@@ -95,15 +95,95 @@ class DataConfig(Section):
         }
 
 
+class TrainConfig(Section):
+    """``[train]``: one training run (``lazy train``)."""
+
+    name: Optional[str] = Field(None, description="run name; default <model>-<strategy>-s<seed>")
+    dataset: Optional[str] = Field(None, description="dataset name; default data.name")
+    model: str = "lazy-cnn"
+    strategy: str = "erm"
+    epochs: int = Field(12, ge=1, le=10_000)
+    batch_size: int = Field(128, ge=1, le=65_536)
+    lr: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(0.0, ge=0)
+    eval_batch_size: int = Field(2000, ge=1)
+    train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
+    monitor_hard: bool = True
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from .models import MODELS
+
+        if v not in MODELS:
+            raise ValueError(f"unknown model {v!r}; valid: {', '.join(sorted(MODELS))}")
+        return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        from .strategies import STRATEGIES
+
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; valid: {', '.join(sorted(STRATEGIES))}")
+        return v
+
+
+class EvalConfig(Section):
+    """``[eval]``: ``lazy eval``."""
+
+    n_failures: int = Field(16, ge=1, le=256)
+    batch_size: int = Field(2000, ge=1)
+
+
+class CounterfactualConfig(Section):
+    """``[counterfactual]``: ``lazy counterfactual``."""
+
+    n_images: int = Field(500, ge=1, le=10_000, description="correctly classified test_easy images recoloured")
+    n_figures: int = Field(4, ge=1, le=50)
+
+
 class RunConfig(Section):
     """The whole run file."""
 
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    strategy: dict[str, dict[str, Any]] = Field(default_factory=dict, description="[strategy.<name>] options")
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    counterfactual: CounterfactualConfig = Field(default_factory=CounterfactualConfig)
 
     def data_seed(self) -> int:
         return self.seed if self.data.seed is None else self.data.seed
+
+    def strategy_config(self, name: Optional[str] = None) -> Any:
+        """The validated options of a strategy (defaults where the file says nothing)."""
+        from .strategies import get_strategy
+
+        name = name or self.train.strategy
+        return get_strategy(name).Config.model_validate(self.strategy.get(name, {}))
+
+    def dataset_name(self) -> str:
+        return self.train.dataset or self.data.name
+
+    def run_name(self) -> str:
+        return self.train.name or f"{self.train.model}-{self.train.strategy}-s{self.seed}"
+
+
+def _validate_strategy_sections(cfg: RunConfig) -> list[str]:
+    from .strategies import STRATEGIES
+
+    problems = []
+    for name, options in cfg.strategy.items():
+        if name not in STRATEGIES:
+            problems.append(f"strategy.{name}: unknown strategy; valid: {', '.join(sorted(STRATEGIES))}")
+            continue
+        try:
+            STRATEGIES[name].Config.model_validate(options)
+        except ValidationError as exc:
+            problems += [f"strategy.{name}.{p}" for p in _format_errors(exc)]
+    return problems
 
 
 def _format_errors(exc: ValidationError) -> list[str]:
@@ -164,6 +244,10 @@ def load_config(path: Optional[Path] = None, overrides: Optional[dict[str, Any]]
         if value is not None:
             set_dotted(tree, key, value)
     try:
-        return RunConfig.model_validate(tree)
+        cfg = RunConfig.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc)) from None
+    problems = _validate_strategy_sections(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

@@ -1,0 +1,49 @@
+"""``lazy train``."""
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from ..pipeline.train import run_train
+from .common import Ctx, lazy_command
+
+app = typer.Typer()
+
+
+@lazy_command(app, "train", help="Train a model with a strategy (erm, consistency, ...) on the Colored-MNIST dataset.")
+def train(
+    ctx: Ctx,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="Training strategy (train.strategy).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model (train.model).", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name (train.name); default <model>-<strategy>-s<seed>.", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (train.epochs).", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset name (train.dataset).", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from last.pt.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run of that name.")] = False,
+) -> dict[str, Any]:
+    cfg = ctx.load(**{
+        "train.strategy": strategy, "train.model": model, "train.name": name,
+        "train.epochs": epochs, "train.dataset": dataset,
+    })
+    res = run_train(cfg, ctx.runs_dir, resume=resume, force=force, reporter=ctx.reporter)
+    table = Table(title=f"run {res.name}: best epoch {res.best_epoch} (selected on easy val)")
+    for col in ("", "train (easy)", "val (easy)", "test_hard (monitor)"):
+        table.add_column(col, justify="right")
+    for label, row in (("best", res.best), ("last", res.last)):
+        hard = row.get("hard_acc_monitor")
+        table.add_row(label, f"{row.get('train_acc', float('nan')):.4f}", f"{row.get('val_acc', float('nan')):.4f}",
+                      "-" if hard is None else f"{hard:.4f}")
+    ctx.print(table)
+    ctx.print(f"{res.epochs_run} epochs, {res.images_per_second:,.0f} training images/s; run stored in {res.run_dir}")
+    return {
+        "ok": True,
+        "run": res.name,
+        "run_dir": str(res.run_dir),
+        "best_epoch": res.best_epoch,
+        "best": res.best,
+        "last": res.last,
+        "seconds": round(res.seconds, 3),
+        "images_per_second": round(res.images_per_second, 1),
+        "paths": res.paths,
+    }

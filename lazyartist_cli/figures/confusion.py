@@ -1,0 +1,54 @@
+"""Confusion-matrix heatmap: row-normalised percentages and counts, diagonal framed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import matplotlib  # noqa: F401
+import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
+
+
+def plot_confusion(counts: np.ndarray, title: str, path: Path, class_names: list[str] | None = None) -> Path:
+    k = counts.shape[0]
+    norm = counts / np.clip(counts.sum(1, keepdims=True), 1, None)
+    fig, ax = plt.subplots(figsize=(7.2, 6.2))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            color = "white" if norm[i, j] > 0.6 else "black"
+            ax.text(j, i, f"{100 * norm[i, j]:.0f}%\n{int(counts[i, j])}", ha="center", va="center", fontsize=6.5, color=color)
+        ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, ec="crimson", lw=1.6))
+    names = class_names or [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def image_panel(images: np.ndarray, titles: list[str], path: Path, cols: int = 8, suptitle: str = "") -> Path:
+    """A grid of images (N, H, W, 3) in [0, 1] with a title under each."""
+    n = len(images)
+    rows = max(1, (n + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.55, rows * 1.85), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, images, titles):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(t, fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

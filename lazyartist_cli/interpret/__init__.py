@@ -1,0 +1,1 @@
+"""Interpretability family: colour reliance, counterfactual recolouring (more to come: gradcam, actmax)."""

@@ -1,0 +1,48 @@
+"""Counterfactual recolouring: same stroke, another class's dominant colour.
+
+For each image and each other class c, the stroke (foreground protocol) or
+background (background protocol) is recoloured to palette[c] with
+``data.colorize.recolor``; if the prediction moves to c, the model followed
+the colour; if it stays at the true label, it followed the shape.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.colorize import recolor
+
+
+@torch.no_grad()
+def recolor_all(
+    images: torch.Tensor, digits: torch.Tensor, colors: torch.Tensor, palette: torch.Tensor, protocol: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every image recoloured to every other palette colour.
+
+    images (N, 3, H, W) float; digits (N, H, W) uint8; colors (N,); palette (K, 3).
+    Returns (recoloured (N*(K-1), 3, H, W), source row (N*(K-1),), new colour (N*(K-1),)).
+    """
+    n, k = images.shape[0], palette.shape[0]
+    new = torch.arange(k, device=images.device).repeat(n, 1)  # (N, K)
+    keep = new != colors[:, None]
+    src = torch.arange(n, device=images.device)[:, None].expand(n, k)[keep]
+    new_c = new[keep]
+    out = recolor(images[src], digits[src], palette[colors[src]], palette[new_c], protocol)
+    return out, src, new_c
+
+
+@torch.no_grad()
+def counterfactual_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted class, confidence) of each image."""
+    was = model.training
+    model.eval()
+    preds, confs = [], []
+    for i in range(0, x.shape[0], batch_size):
+        p = F.softmax(model(x[i : i + batch_size]), 1)
+        c, k = p.max(1)
+        preds.append(k)
+        confs.append(c)
+    model.train(was)
+    return torch.cat(preds), torch.cat(confs)

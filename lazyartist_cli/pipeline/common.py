@@ -1,0 +1,63 @@
+"""Helpers shared by pipeline functions: batched prediction, run loading, resolved configs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import __version__
+from ..checkpoints import load_checkpoint, model_from_checkpoint
+from ..errors import LazyError
+from ..runs import run_dir
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Logits of ``model`` on x (N, 3, H, W), batched, in eval mode; restores the mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {
+        "lazy_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "cuda_device": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@dataclass
+class LoadedRun:
+    name: str
+    path: Path
+    ckpt: dict[str, Any]
+    model: nn.Module
+    config: dict[str, Any]
+
+
+def load_run(runs_dir: Path, name: str, device: torch.device, which: str = "best") -> LoadedRun:
+    """A trained run's model from its checkpoint alone."""
+    path = run_dir(runs_dir, name)
+    if not path.is_dir():
+        raise LazyError(f"run {name!r} not found under {runs_dir} (train it with `lazy train --name {name}`)")
+    ckpt = load_checkpoint(path / f"{which}.pt")
+    model = model_from_checkpoint(ckpt, device)
+    return LoadedRun(name, path, ckpt, model, ckpt.get("config", {}))

@@ -1,0 +1,174 @@
+"""``eval`` and ``counterfactual``: measure trained runs on the stored splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..config import RunConfig
+from ..data.build import SPLITS
+from ..data.dataset import ColoredMNIST
+from ..figures.confusion import image_panel, plot_confusion
+from ..interpret.counterfactual import counterfactual_predictions, recolor_all
+from ..interpret.reliance import color_reliance
+from ..metrics import confusion_matrix, per_class_accuracy
+from ..runs import write_json_atomic
+from ..seeding import resolve_device, seed_everything
+from .common import LoadedRun, load_run, predict
+from .data import load_verified_split
+from .reporter import SILENT, Reporter
+
+
+class SplitCache:
+    """Verified splits, loaded once per dataset and shared by several runs."""
+
+    def __init__(self, runs_dir: Path, device: torch.device):
+        self.runs_dir, self.device = runs_dir, device
+        self._cache: dict[tuple[str, str], tuple[ColoredMNIST, dict[str, Any], torch.Tensor, torch.Tensor]] = {}
+
+    def get(self, dataset: str, split: str) -> tuple[ColoredMNIST, dict[str, Any], torch.Tensor, torch.Tensor]:
+        key = (dataset, split)
+        if key not in self._cache:
+            ds, meta = load_verified_split(self.runs_dir, dataset, split)
+            x, y = ds.tensors(self.device)
+            self._cache[key] = (ds, meta, x, y)
+        return self._cache[key]
+
+
+def _to_hwc(x: torch.Tensor) -> Any:
+    return x.permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
+
+
+def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dict[str, Any]:
+    dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
+    out_dir = run.path / "eval"
+    result: dict[str, Any] = {"run": run.name, "dataset": dataset, "checkpoint_epoch": int(run.ckpt.get("epoch", 0))}
+    confusions: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    hard_probs = None
+    for split in SPLITS:
+        ds, meta, x, y = cache.get(dataset, split)
+        logits = predict(run.model, x, cfg.eval.batch_size)
+        pred = logits.argmax(1)
+        cm = confusion_matrix(y.cpu(), pred.cpu())
+        confusions[split] = cm
+        result[split] = (pred == y).float().mean().item()
+        result.setdefault("per_class", {})[split] = {str(k): v for k, v in enumerate(per_class_accuracy(cm))}
+        result.setdefault("confusion", {})[split] = cm.tolist()
+        if split == "test_hard":
+            hard_probs = F.softmax(logits, 1)
+    names = meta["palette"]["names"]
+    palette = torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
+    drops = {
+        str(k): result["per_class"]["test_easy"][str(k)] - result["per_class"]["test_hard"][str(k)] for k in range(10)
+    }
+    result["class_drop_easy_to_hard"] = dict(sorted(drops.items(), key=lambda kv: -kv[1]))
+    result["color_reliance"] = color_reliance(run.model, palette.to(cache.device))
+    paths = {}
+    for split in ("test_hard", "test_easy"):
+        p = plot_confusion(confusions[split].numpy(), f"{run.name}: {split} (acc {result[split]:.3f})", out_dir / f"confusion_{split}.png")
+        paths[f"confusion_{split}"] = str(p)
+    # failure cases: the most confident mistakes on test_hard
+    ds, _, x, y = cache.get(dataset, "test_hard")
+    conf, pred = hard_probs.max(1)
+    wrong = torch.nonzero(pred != y).flatten()
+    order = wrong[conf[wrong].argsort(descending=True)][: cfg.eval.n_failures]
+    failures = [
+        {
+            "index": int(i), "label": int(y[i]), "predicted": int(pred[i]), "confidence": round(float(conf[i]), 4),
+            "color": names[int(ds.colors[i])], "prediction_is_color_class": int(pred[i]) == int(ds.colors[i]),
+        }
+        for i in order.tolist()
+    ]
+    result["failures"] = failures
+    if failures:
+        titles = [f"#{f['index']} {f['label']}->{f['predicted']}\n{f['color']} {100 * f['confidence']:.0f}%" for f in failures]
+        paths["failures"] = str(image_panel(_to_hwc(x[order]), titles, out_dir / "failures.png",
+                                            suptitle=f"{run.name}: most confident test_hard mistakes (true->pred, colour, conf)"))
+    write_json_atomic(out_dir / "failures.json", failures)
+    paths["failures_json"] = str(out_dir / "failures.json")
+    paths["metrics"] = str(out_dir / "metrics.json")
+    result["paths"] = paths
+    write_json_atomic(out_dir / "metrics.json", result)
+    return result
+
+
+def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]  # fail early on any missing run
+    out = {}
+    reporter.start("eval", "evaluating runs", len(loaded))
+    for run in loaded:
+        out[run.name] = evaluate_run(run, cache, cfg)
+        reporter.update("eval", 1)
+    return out
+
+
+@dataclass
+class CounterfactualResult:
+    runs: dict[str, dict[str, Any]]
+
+
+def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dict[str, Any]:
+    dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
+    ds, meta, x, y = cache.get(dataset, "test_easy")
+    names = meta["palette"]["names"]
+    palette = (torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0).to(x.device)
+    colors = ds.colors.to(x.device)
+    digits = ds.digits.to(x.device)
+    pred0, conf0 = counterfactual_predictions(run.model, x, cfg.eval.batch_size)
+    chosen = torch.nonzero((pred0 == y) & (colors == y)).flatten()[: cfg.counterfactual.n_images]
+    if chosen.numel() == 0:
+        return {"run": run.name, "n_images": 0, "note": "no correctly classified aligned test_easy image"}
+    xr, src, new_c = recolor_all(x[chosen], digits[chosen], colors[chosen], palette, meta["protocol"])
+    pred, conf = counterfactual_predictions(run.model, xr, cfg.eval.batch_size)
+    true = y[chosen][src]
+    follows = pred == new_c
+    keeps = pred == true
+    per_color = {
+        names[c]: {"n": int((new_c == c).sum()), "follows_color": follows[new_c == c].float().mean().item(),
+                   "keeps_label": keeps[new_c == c].float().mean().item()}
+        for c in range(palette.shape[0])
+    }
+    out_dir = run.path / "counterfactual"
+    figures = []
+    for f in range(min(cfg.counterfactual.n_figures, chosen.numel())):
+        rows = torch.nonzero(src == f).flatten()
+        imgs = torch.cat([x[chosen[f]][None], xr[rows]])
+        titles = [f"original ({names[int(colors[chosen[f]])]})\npred {int(pred0[chosen[f]])} {100 * float(conf0[chosen[f]]):.0f}%"]
+        titles += [f"-> {names[int(new_c[r])]}\npred {int(pred[r])} {100 * float(conf[r]):.0f}%" for r in rows]
+        p = image_panel(_to_hwc(imgs), titles, out_dir / f"recolor_{f:02d}_test_easy_{int(chosen[f])}_label{int(y[chosen[f]])}.png",
+                        cols=5, suptitle=f"{run.name}: digit {int(y[chosen[f]])} recoloured to every other class colour")
+        figures.append(str(p))
+    result = {
+        "run": run.name,
+        "n_images": int(chosen.numel()),
+        "n_recolored": int(src.numel()),
+        "follows_new_color": follows.float().mean().item(),
+        "keeps_true_label": keeps.float().mean().item(),
+        "other": 1.0 - follows.float().mean().item() - keeps.float().mean().item(),
+        "mean_confidence": conf.mean().item(),
+        "per_color": per_color,
+        "paths": {"figures": figures, "summary": str(out_dir / "summary.json")},
+    }
+    write_json_atomic(out_dir / "summary.json", result)
+    return result
+
+
+def run_counterfactual(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]
+    out = {}
+    reporter.start("cf", "recolouring", len(loaded))
+    for run in loaded:
+        out[run.name] = counterfactual_run(run, cache, cfg)
+        reporter.update("cf", 1)
+    return out

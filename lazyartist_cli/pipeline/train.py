@@ -1,0 +1,192 @@
+"""``train``: fit one model with one strategy on in-memory tensors, checkpointing atomically."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from ..checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..config import RunConfig
+from ..errors import LazyError, UsageError
+from ..figures.curves import plot_curves
+from ..models import build_model
+from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text_atomic
+from ..seeding import resolve_device, seed_everything
+from ..strategies import build_strategy
+from .common import environment, loss_and_accuracy, predict
+from .data import load_verified_split
+from .reporter import SILENT, Reporter
+
+# config keys that may differ when resuming (they do not change what is computed)
+RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data", "download")}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    name: str
+    best_epoch: int
+    best: dict[str, float]
+    last: dict[str, float]
+    epochs_run: int
+    seconds: float
+    images_per_second: float
+    paths: dict[str, str] = field(default_factory=dict)
+
+
+def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(cfg))
+    for path in RESUME_FREE:
+        node = out
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    return out
+
+
+def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The order of epoch ``epoch``: depends on (seed, epoch) only, so a resumed run sees the same batches."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def run_train(
+    cfg: RunConfig, runs_dir: Path, resume: bool = False, force: bool = False, reporter: Reporter = SILENT
+) -> TrainResult:
+    t = cfg.train
+    name = cfg.run_name()
+    out = run_dir(runs_dir, name)
+    resolved = cfg.model_dump(mode="json")
+    resolved["train"]["name"] = name
+    resolved["train"]["dataset"] = cfg.dataset_name()
+    resolved["strategy"] = {t.strategy: cfg.strategy_config().model_dump(mode="json")}
+    if resume and force:
+        raise UsageError("--resume and --force cannot be combined")
+    start_ckpt: Optional[dict[str, Any]] = None
+    if out.exists() and any(out.iterdir()):
+        if resume:
+            old = read_json(out / "config.json", "run config")
+            if _comparable(old.get("config", {})) != _comparable(resolved):
+                raise UsageError(f"--resume: run {name!r} was trained with a different config; use another --name or --force")
+            if (out / "last.pt").is_file():
+                start_ckpt = load_checkpoint(out / "last.pt")
+        elif force:
+            shutil.rmtree(out)
+        else:
+            raise UsageError(f"run {name!r} already exists ({out}); pass --resume to continue it or --force to replace it")
+    elif resume:
+        raise UsageError(f"--resume: run {name!r} does not exist yet ({out})")
+    ensure_dir(out)
+
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    train_ds, meta = load_verified_split(runs_dir, cfg.dataset_name(), "train")
+    val_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "val")
+    x_tr, y_tr = train_ds.tensors(device)
+    x_val, y_val = val_ds.tensors(device)
+    if t.monitor_hard:
+        hard_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "test_hard")
+        x_hard, y_hard = hard_ds.tensors(device)
+    n = x_tr.shape[0]
+    n_eval = min(t.train_eval_size, n)
+
+    model = build_model(t.model).to(device)
+    palette = meta["palette"]["rgb"]
+    strategy = build_strategy(t.strategy, cfg.strategy_config(), lambda: build_model(t.model), n)
+    if hasattr(strategy, "palette"):
+        strategy.palette = torch.tensor(palette, dtype=torch.float32) / 255.0
+    strategy.to(device)
+    params = list(model.parameters()) + list(strategy.parameters())
+    opt = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"val_acc": -1.0, "epoch": 0}
+    first_epoch = 1
+    if start_ckpt is not None:
+        model.load_state_dict(start_ckpt["model"])
+        strategy.load_state_dict(start_ckpt["strategy"])
+        opt.load_state_dict(start_ckpt["optimizer"])
+        set_rng_state(start_ckpt["rng"])
+        history = list(start_ckpt["history"])
+        best = dict(start_ckpt["best"])
+        first_epoch = int(start_ckpt["epoch"]) + 1
+        reporter.note(f"resuming {name} after epoch {first_epoch - 1}")
+
+    write_json_atomic(out / "config.json", {"config": resolved, "environment": environment(device), "dataset": {
+        "name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
+
+    nb = (n + t.batch_size - 1) // t.batch_size
+    reporter.start("epochs", f"{name}: epochs", t.epochs)
+    reporter.update("epochs", completed=first_epoch - 1)
+    reporter.start("batches", "batches", nb)
+    t_start = time.perf_counter()
+    train_images, train_seconds = 0, 0.0
+    for epoch in range(first_epoch, t.epochs + 1):
+        model.train()
+        strategy.train()
+        perm = _epoch_permutation(cfg.seed, epoch, n).to(device)
+        reporter.update("batches", completed=0)
+        t_ep = time.perf_counter()
+        sums: dict[str, float] = {}
+        obj_sum = 0.0
+        for b in range(nb):
+            idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
+            batch = {"x": x_tr[idx], "y": y_tr[idx], "index": idx}
+            loss, logs = strategy.loss(model, batch)
+            if not torch.isfinite(loss):
+                raise LazyError(f"epoch {epoch}, batch {b}: the {t.strategy} loss is not finite ({loss.item()}); lower train.lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            obj_sum += loss.item()
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if b % 20 == 0 or b == nb - 1:
+                reporter.update("batches", completed=b + 1, loss=obj_sum / (b + 1))
+        seconds = time.perf_counter() - t_ep
+        train_images += n
+        train_seconds += seconds
+        tr_loss, tr_acc = loss_and_accuracy(predict(model, x_tr[:n_eval], t.eval_batch_size), y_tr[:n_eval])
+        val_loss, val_acc = loss_and_accuracy(predict(model, x_val, t.eval_batch_size), y_val)
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "train_objective": obj_sum / nb,
+            "train_loss": tr_loss,
+            "train_acc": tr_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+        }
+        if t.monitor_hard:
+            row["hard_acc_monitor"] = loss_and_accuracy(predict(model, x_hard, t.eval_batch_size), y_hard)[1]
+        row.update({f"log_{k}": v / nb for k, v in sums.items()})
+        row["seconds"] = round(seconds, 3)
+        row["images_per_second"] = round(n / seconds, 1)
+        history.append(row)
+        state = dict(
+            model_name=t.model, num_classes=10, model=model.state_dict(), optimizer=opt.state_dict(),
+            strategy=strategy.state_dict(), epoch=epoch, metrics=row, config=resolved, history=history,
+        )
+        if val_acc > best["val_acc"]:  # model selection on easy validation accuracy only
+            best = {"epoch": epoch, "val_acc": val_acc, "train_acc": tr_acc, "hard_acc_monitor": row.get("hard_acc_monitor")}
+            save_checkpoint(out / "best.pt", **state, best=best, rng=rng_state())
+        save_checkpoint(out / "last.pt", **state, best=best, rng=rng_state())
+        write_text_atomic(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        reporter.update("epochs", 1, val=val_acc, hard=row.get("hard_acc_monitor", float("nan")))
+        reporter.note(
+            f"epoch {epoch:3d}  loss {row['train_objective']:.4f}  train {tr_acc:.4f}  val {val_acc:.4f}"
+            + (f"  hard(monitor) {row['hard_acc_monitor']:.4f}" if t.monitor_hard else "")
+            + f"  {seconds:.1f}s"
+        )
+    reporter.done("batches")
+    plot_curves(history, best["epoch"], f"{name} ({t.model}, {t.strategy})", out / "curves.png")
+    return TrainResult(
+        out, name, int(best["epoch"]), best, history[-1] if history else {}, len(history),
+        time.perf_counter() - t_start, train_images / train_seconds if train_seconds else 0.0,
+        {k: str(out / f) for k, f in [("config", "config.json"), ("history", "history.jsonl"), ("curves", "curves.png"),
+                                       ("best", "best.pt"), ("last", "last.pt")]},
+    )

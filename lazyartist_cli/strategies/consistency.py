@@ -1,0 +1,53 @@
+"""``consistency``: colour-augmentation consistency.
+
+Idea: show the model each batch twice, once as stored and once recoloured on
+the fly (random channel permutation, hue rotation or colour mixing), and ask
+for the right label on both views plus the same prediction (symmetric KL).
+Colour stops being predictive, and the model must use what the views share:
+the shape. Related to AugMix's Jensen-Shannon consistency (Hendrycks et al.
+2020) and invariance-by-augmentation for shortcut removal.
+
+Options: ``ops`` (subset of permute/hue/mix), ``kl_weight`` (lambda of the
+symmetric KL), ``ce_on_views`` (cross-entropy on the recoloured view too).
+"""
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from .base import Strategy, StrategyConfig
+from .colorops import recolor_views
+
+
+class ConsistencyConfig(StrategyConfig):
+    ops: list[Literal["permute", "hue", "mix"]] = Field(default_factory=lambda: ["permute", "hue", "mix"], min_length=1)
+    kl_weight: float = Field(1.0, ge=0)
+    ce_on_views: bool = True
+
+
+def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    la, lb = F.log_softmax(logits_a, 1), F.log_softmax(logits_b, 1)
+    return 0.5 * (
+        F.kl_div(la, lb, log_target=True, reduction="batchmean") + F.kl_div(lb, la, log_target=True, reduction="batchmean")
+    )
+
+
+class Consistency(Strategy):
+    name = "consistency"
+    Config = ConsistencyConfig
+
+    def loss(self, model, batch):
+        x, y = batch["x"], batch["y"]
+        views = recolor_views(x, list(self.cfg.ops))
+        logits = model(torch.cat([x, views]))
+        la, lb = logits.chunk(2)
+        ce = F.cross_entropy(la, y)
+        ce_v = F.cross_entropy(lb, y) if self.cfg.ce_on_views else torch.zeros((), device=x.device)
+        kl = symmetric_kl(la, lb)
+        loss = ce + ce_v + self.cfg.kl_weight * kl
+        return loss, {"ce": ce.item(), "ce_views": ce_v.item(), "kl": kl.item()}
+
+
+STRATEGY = Consistency

@@ -1,0 +1,26 @@
+"""``erm``: plain cross-entropy (empirical risk minimisation), the baseline.
+
+On a 95%-correlated dataset ERM takes whatever feature is cheapest to fit;
+for ``lazy-cnn`` that is colour, so it fails on the hard split.
+"""
+
+import torch.nn.functional as F
+
+from .base import Strategy, StrategyConfig
+
+
+class ERMConfig(StrategyConfig):
+    pass
+
+
+class ERM(Strategy):
+    name = "erm"
+    Config = ERMConfig
+
+    def loss(self, model, batch):
+        logits = model(batch["x"])
+        loss = F.cross_entropy(logits, batch["y"])
+        return loss, {"ce": loss.item()}
+
+
+STRATEGY = ERM

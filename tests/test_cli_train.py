@@ -1,0 +1,112 @@
+"""train / eval / counterfactual through the CLI on a small real-MNIST dataset."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lazyartist_cli.cli.app import app
+
+runner = CliRunner()
+
+
+def invoke(runs, *args):
+    return runner.invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
+
+
+@pytest.fixture(scope="module")
+def trained(small_dataset, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("trained")
+    shutil.copytree(small_dataset / "datasets", runs / "datasets")
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "4", "--name", "base", "-q", "--json",
+                 "--set", "train.lr=0.004")
+    assert res.exit_code == 0, res.output
+    return runs, json.loads(res.stdout)
+
+
+def test_train_writes_the_run_and_learns_the_shortcut(trained):
+    runs, out = trained
+    run = runs / "base"
+    for f in ("config.json", "history.jsonl", "curves.png", "best.pt", "last.pt"):
+        assert (run / f).is_file(), f
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    assert out["best"]["val_acc"] == max(r["val_acc"] for r in history)
+    # the lazy model is far better on easy than on hard data
+    assert out["best"]["val_acc"] > 0.8 and out["best"]["hard_acc_monitor"] < out["best"]["val_acc"] - 0.4
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["config"]["train"]["strategy"] == "erm" and cfg["environment"]["device"] == "cpu"
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    assert ckpt["model_name"] == "lazy-cnn" and ckpt["epoch"] == out["best_epoch"]
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(trained):
+    runs, _ = trained
+    full = invoke(runs, "train", "--strategy", "consistency", "--epochs", "2", "--name", "full", "-q", "--json")
+    assert full.exit_code == 0, full.output
+    part = invoke(runs, "train", "--strategy", "consistency", "--epochs", "1", "--name", "part", "-q")
+    assert part.exit_code == 0, part.output
+    res = invoke(runs, "train", "--strategy", "consistency", "--epochs", "2", "--name", "part", "--resume", "-q", "--json")
+    assert res.exit_code == 0, res.output
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in rows]
+    h_full = [json.loads(x) for x in (runs / "full/history.jsonl").read_text().splitlines()]
+    h_part = [json.loads(x) for x in (runs / "part/history.jsonl").read_text().splitlines()]
+    assert strip(h_full) == strip(h_part)
+    a = torch.load(runs / "full/last.pt", weights_only=True)["model"]
+    b = torch.load(runs / "part/last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_eval_json_and_files(trained):
+    runs, _ = trained
+    res = invoke(runs, "eval", "base", "--json", "-q")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    for split in ("train", "val", "test_easy", "test_hard"):
+        assert 0.0 <= r[split] <= 1.0
+    assert r["test_easy"] > r["test_hard"] + 0.3
+    cm = torch.tensor(r["confusion"]["test_hard"])
+    assert cm.sum() == 1000 and abs(cm.diag().sum().item() / 1000 - r["test_hard"]) < 1e-9
+    assert abs(r["per_class"]["test_hard"]["3"] - cm[3, 3].item() / cm[3].sum().item()) < 1e-9
+    assert len(r["failures"]) == 16 and all(f["label"] != f["predicted"] for f in r["failures"])
+    for key in ("confusion_test_hard", "confusion_test_easy", "failures", "metrics"):
+        assert (runs / "base" / "eval").joinpath(r["paths"][key].split("/")[-1]).is_file()
+    assert r["color_reliance"]["solid_follows_palette"] >= 0.5
+
+
+def test_counterfactual_baseline_follows_colour(trained):
+    runs, _ = trained
+    res = invoke(runs, "counterfactual", "base", "--json", "-q", "--set", "counterfactual.n_images=50")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    assert r["n_images"] == 50 and r["n_recolored"] == 450
+    assert r["follows_new_color"] > 0.5 and len(r["paths"]["figures"]) == 4
+
+
+def test_bad_inputs(trained, tmp_path):
+    runs, _ = trained
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "1", "--name", "base")
+    assert res.exit_code == 2 and "--resume" in res.output
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "4", "--name", "base", "--resume", "--set", "train.lr=0.5")
+    assert res.exit_code == 2 and "different config" in res.output
+    res = invoke(runs, "train", "--strategy", "nope")
+    assert res.exit_code == 2 and "valid:" in res.output and "consistency" in res.output
+    res = invoke(runs, "train", "--model", "vgg")
+    assert res.exit_code == 2 and "lazy-cnn" in res.output
+    res = invoke(runs, "train", "--name", "a/b")
+    assert res.exit_code == 2 and "not allowed" in res.output
+    res = invoke(tmp_path, "train", "--epochs", "1")
+    assert res.exit_code == 1 and "make-data" in res.output
+    res = invoke(runs, "eval", "missing-run")
+    assert res.exit_code == 1 and "not found" in res.output
+    shutil.copytree(runs / "base", runs / "broken")
+    (runs / "broken/best.pt").write_bytes(b"not a checkpoint")
+    res = invoke(runs, "eval", "broken")
+    assert res.exit_code == 1 and "corrupted" in res.output and "Traceback" not in res.output
+    shutil.copytree(runs / "datasets", tmp_path / "datasets")
+    victim = tmp_path / "datasets/colored-mnist/train.pt"
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    res = invoke(tmp_path, "train", "--epochs", "1")
+    assert res.exit_code == 1 and "does not match the hash" in res.output

@@ -1,0 +1,68 @@
+"""Registry-parametrised smoke tests: every model x every strategy takes a step."""
+
+import pytest
+import torch
+
+from lazyartist_cli.config import load_config
+from lazyartist_cli.errors import UsageError
+from lazyartist_cli.models import MODELS, build_model, register
+from lazyartist_cli.strategies import STRATEGIES, build_strategy, get_strategy
+from lazyartist_cli.strategies.colorops import COLOR_OPS, solid_colors
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+@pytest.mark.parametrize("strategy_name", sorted(STRATEGIES))
+def test_every_model_and_strategy_takes_a_step(model_name, strategy_name):
+    torch.manual_seed(0)
+    model = build_model(model_name)
+    strategy = build_strategy(strategy_name, get_strategy(strategy_name).Config(), lambda: build_model(model_name), n_train=8)
+    batch = {"x": torch.rand(4, 3, 28, 28), "y": torch.tensor([0, 1, 2, 3]), "index": torch.tensor([0, 2, 4, 6])}
+    loss, logs = strategy.loss(model, batch)
+    assert torch.isfinite(loss) and all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+    loss.backward()
+    for name, p in list(model.named_parameters()) + list(strategy.named_parameters()):
+        assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name} got no gradient"
+    assert model(batch["x"]).shape == (4, 10)
+
+
+def test_registries_reject_duplicates_and_list_valid_names():
+    with pytest.raises(ValueError):
+        register("lazy-cnn")(lambda num_classes=10: None)
+    with pytest.raises(UsageError, match="valid: .*lazy-cnn"):
+        build_model("vgg")
+    with pytest.raises(UsageError, match="valid: .*consistency"):
+        get_strategy("magic")
+
+
+def test_strategy_options_from_run_file(tmp_path):
+    p = tmp_path / "run.toml"
+    p.write_text('[train]\nstrategy = "consistency"\n[strategy.consistency]\nkl_weight = 3.0\nops = ["hue"]\n')
+    cfg = load_config(p)
+    assert cfg.strategy_config().kl_weight == 3.0 and cfg.strategy_config().ops == ["hue"]
+    p.write_text("[strategy.consistency]\nkl_weight = -1\n")
+    with pytest.raises(UsageError, match="strategy.consistency.kl_weight"):
+        load_config(p)
+    p.write_text("[strategy.nope]\nx = 1\n")
+    with pytest.raises(UsageError, match="strategy.nope: unknown strategy"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("op", sorted(COLOR_OPS))
+def test_color_ops_keep_shape_and_range(op):
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 28, 28)
+    y = COLOR_OPS[op](x)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+
+
+def test_permute_and_hue_keep_the_gray_level():
+    torch.manual_seed(0)
+    x = torch.rand(8, 3, 28, 28) * 0.5 + 0.25  # away from the clamp
+    assert torch.allclose(COLOR_OPS["permute"](x).sum(1), x.sum(1), atol=1e-6)
+    assert torch.allclose(COLOR_OPS["hue"](x).mean(1), x.mean(1), atol=1e-5)
+
+
+def test_solid_colors_palette_first():
+    pal = torch.eye(3)
+    s = solid_colors(5, pal)
+    assert s.shape == (5, 3, 28, 28) and torch.equal(s[1, :, 4, 7], torch.tensor([0.0, 1.0, 0.0]))
