@@ -143,6 +143,39 @@ class CounterfactualConfig(Section):
     n_figures: int = Field(4, ge=1, le=50)
 
 
+class GradcamConfig(Section):
+    """``[gradcam]``: ``lazy gradcam`` (attribution maps)."""
+
+    method: Literal["gradcam", "saliency", "smoothgrad", "ig"] = "gradcam"
+    layer: Optional[str] = Field(None, description="module name; default: the last Conv2d")
+    target_class: Optional[int] = Field(None, ge=0, le=9, description="default: the predicted class")
+    n_images: int = Field(32, ge=1, le=1024, description="test_hard images drawn as overlays")
+    n_scores: int = Field(1000, ge=1, le=10_000, description="test_hard images scored for stroke mass")
+    n_panels: int = Field(4, ge=0, le=64, description="three-panel figures per run")
+    batch_size: int = Field(256, ge=1)
+    ig_steps: int = Field(32, ge=2, le=512)
+    smoothgrad_samples: int = Field(25, ge=1, le=256)
+    smoothgrad_sigma: float = Field(0.15, gt=0, le=1)
+
+
+class ProbeConfig(Section):
+    """``[probe]``: ``lazy probe`` (activation maximisation and selectivity)."""
+
+    layers: Optional[list[str]] = Field(None, description="default: an early, a middle and a late layer")
+    channels: Optional[list[int]] = Field(None, description="unit indices per layer; default: the first n_units")
+    n_units: int = Field(8, ge=1, le=512)
+    objective: Literal["channel", "neuron"] = "channel"
+    steps: int = Field(500, ge=1, le=20_000)
+    lr: float = Field(0.05, gt=0)
+    param: Literal["pixel", "fft"] = "fft"
+    l2: float = Field(1e-3, ge=0)
+    tv: float = Field(1e-2, ge=0)
+    jitter: int = Field(2, ge=0, le=8)
+    blur_every: int = Field(0, ge=0, description="Gaussian blur every N steps (0: off)")
+    top_k: int = Field(8, ge=1, le=64, description="top-activating dataset images per unit")
+    selectivity_digits: int = Field(10, ge=1, le=100, description="digits per class used for selectivity")
+
+
 class RunConfig(Section):
     """The whole run file."""
 
@@ -153,6 +186,8 @@ class RunConfig(Section):
     strategy: dict[str, dict[str, Any]] = Field(default_factory=dict, description="[strategy.<name>] options")
     eval: EvalConfig = Field(default_factory=EvalConfig)
     counterfactual: CounterfactualConfig = Field(default_factory=CounterfactualConfig)
+    gradcam: GradcamConfig = Field(default_factory=GradcamConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
 
     def data_seed(self) -> int:
         return self.seed if self.data.seed is None else self.data.seed

@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,23 @@ def small_dataset(tmp_path_factory, mnist_dir):
     res = CliRunner().invoke(app, ["make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), "-q", *SMALL])
     assert res.exit_code == 0, res.output
     return runs
+
+
+def invoke_cli(runs, *args):
+    from typer.testing import CliRunner
+
+    from lazyartist_cli.cli.app import app
+
+    return CliRunner().invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
+
+
+@pytest.fixture(scope="session")
+def trained(small_dataset, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("trained")
+    shutil.copytree(small_dataset / "datasets", runs / "datasets")
+    res = invoke_cli(runs, "train", "--strategy", "erm", "--epochs", "4", "--name", "base", "-q", "--json",
+                     "--set", "train.lr=0.004")
+    assert res.exit_code == 0, res.output
+    return runs, json.loads(res.stdout)
+
+

@@ -16,16 +16,6 @@ def invoke(runs, *args):
     return runner.invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
 
 
-@pytest.fixture(scope="module")
-def trained(small_dataset, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("trained")
-    shutil.copytree(small_dataset / "datasets", runs / "datasets")
-    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "4", "--name", "base", "-q", "--json",
-                 "--set", "train.lr=0.004")
-    assert res.exit_code == 0, res.output
-    return runs, json.loads(res.stdout)
-
-
 def test_train_writes_the_run_and_learns_the_shortcut(trained):
     runs, out = trained
     run = runs / "base"
@@ -110,3 +100,36 @@ def test_bad_inputs(trained, tmp_path):
     victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
     res = invoke(tmp_path, "train", "--epochs", "1")
     assert res.exit_code == 1 and "does not match the hash" in res.output
+
+
+def test_gradcam_and_probe_cli(trained):
+    runs, _ = trained
+    res = invoke(runs, "gradcam", "base", "--json", "-q", "--n-images", "10", "--set", "gradcam.n_scores=100")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    assert r["layer"] == "conv" and r["scores"]["n"] == 100
+    assert abs(sum(r["scores"]["proportions"].values()) - 1) < 1e-6
+    for key in ("grid", "histogram", "biased_vs_conflicting"):
+        assert (runs / "base/gradcam/gradcam").joinpath(r["paths"][key].split("/")[-1]).is_file()
+    res = invoke(runs, "gradcam", "base", "--method", "ig", "-q", "--json", "--set", "gradcam.n_scores=20", "--n-images", "10")
+    assert res.exit_code == 0, res.output
+    res = invoke(runs, "probe", "base", "--json", "-q", "--steps", "5", "--set", "probe.n_units=3")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    assert r["layers"] == ["conv", "fc1", "fc2"] and len(r["units"]) == 9
+    assert (runs / "base/probe/units.csv").read_text().count("\n") == 10
+
+
+def test_interpret_bad_inputs(trained):
+    runs, _ = trained
+    res = invoke(runs, "gradcam", "base", "--layer", "nope")
+    assert res.exit_code == 2 and "valid: conv" in res.output
+    res = invoke(runs, "gradcam", "base", "--target-class", "12")
+    assert res.exit_code == 2 and "gradcam.target_class" in res.output
+    res = invoke(runs, "probe", "base", "--layer", "fc1", "--channels", "64")
+    assert res.exit_code == 2 and "out of range" in res.output
+    res = invoke(runs, "probe", "base", "--channels", "a,b")
+    assert res.exit_code == 2
+    (runs / "empty-run").mkdir(exist_ok=True)
+    res = invoke(runs, "gradcam", "empty-run")
+    assert res.exit_code == 1 and "checkpoint not found" in res.output

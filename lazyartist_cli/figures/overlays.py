@@ -1,0 +1,80 @@
+"""Attribution overlays: jet heatmap alpha-blended on the image, and the three-panel figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import matplotlib  # noqa: F401
+import matplotlib.pyplot as plt
+from matplotlib import colormaps
+
+ALPHA = 0.5
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """image (H, W, 3) in [0, 1], heat (H, W) in [0, 1] -> (H, W, 3) jet overlay."""
+    jet = colormaps["jet"](heat)[..., :3]
+    return np.clip((1 - alpha) * image + alpha * jet, 0, 1)
+
+
+def three_panel(image: np.ndarray, heat: np.ndarray, title: str, path: Path, method: str = "Grad-CAM") -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0))
+    axes[0].imshow(image, interpolation="nearest")
+    axes[0].set_title("image")
+    im = axes[1].imshow(heat, cmap="jet", vmin=0, vmax=1)
+    axes[1].set_title(method)
+    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    axes[2].imshow(overlay(image, heat))
+    axes[2].set_title("overlay")
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def overlay_grid(images: np.ndarray, heats: np.ndarray, titles: list[str], path: Path, cols: int = 8, suptitle: str = "") -> Path:
+    """Rows of (image, overlay) pairs."""
+    n = len(images)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(cols * 1.4, rows * 3.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, cols)
+        axes[2 * r, c].imshow(images[i], interpolation="nearest")
+        axes[2 * r, c].set_title(titles[i], fontsize=6.5)
+        axes[2 * r + 1, c].imshow(overlay(images[i], heats[i]))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def comparison(rows: list[tuple[np.ndarray, list[tuple[np.ndarray, str]], str]], path: Path, suptitle: str = "") -> Path:
+    """One row per sample: the image, then overlays (each with its caption)."""
+    cols = 1 + max(len(r[1]) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 2.3, len(rows) * 2.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, maps, caption) in enumerate(rows):
+        axes[i, 0].imshow(image, interpolation="nearest")
+        axes[i, 0].set_title(caption, fontsize=8)
+        for j, (heat, cap) in enumerate(maps, start=1):
+            axes[i, j].imshow(overlay(image, heat))
+            axes[i, j].set_title(cap, fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,63 @@
+"""Capturing a layer's activation and its gradient, with hooks that are always removed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from ..errors import UsageError
+
+
+def find_layer(model: nn.Module, name: str) -> nn.Module:
+    """The module called ``name`` in ``model.named_modules()``; an unknown name lists the valid ones."""
+    modules = dict(model.named_modules())
+    if name not in modules or name == "":
+        valid = [n for n in modules if n]
+        raise UsageError(f"unknown layer {name!r}; valid: {', '.join(valid)}")
+    return modules[name]
+
+
+def last_conv_name(model: nn.Module) -> str:
+    """The last ``nn.Conv2d`` in module order (the one before global pooling in our models)."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not names:
+        raise UsageError("the model has no Conv2d layer; pass --layer")
+    return names[-1]
+
+
+class LayerCapture:
+    """Context manager: a forward hook stores the layer output (cloned, so a later
+    in-place ReLU cannot change it) and registers a tensor hook that stores the
+    gradient reaching that output. Both hooks are removed on exit, even after an
+    exception."""
+
+    def __init__(self, model: nn.Module, layer_name: str, grad: bool = True):
+        self.layer = find_layer(model, layer_name)
+        self.name = layer_name
+        self.want_grad = grad
+        self.activation: Optional[torch.Tensor] = None
+        self.live: Optional[torch.Tensor] = None  # the output itself, still in the graph
+        self.gradient: Optional[torch.Tensor] = None
+        self._handles: list = []
+
+    def _forward_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        self.live = output
+        self.activation = output.detach().clone()
+        if self.want_grad and output.requires_grad:
+
+            def store(grad: torch.Tensor) -> None:
+                self.gradient = grad.detach().clone()
+
+            self._handles.append(output.register_hook(store))
+
+    def __enter__(self) -> "LayerCapture":
+        self._handles.append(self.layer.register_forward_hook(self._forward_hook))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self.live = None

@@ -1,0 +1,54 @@
+"""Vanilla saliency (Simonyan et al. 2014) and SmoothGrad (Smilkov et al. 2017), batched.
+
+Saliency: |d y^c / d x|, maximum over colour channels, per image normalised.
+SmoothGrad: the same gradient averaged over ``samples`` noisy copies
+(Gaussian noise with std ``sigma`` in pixel units), all copies in one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .base import Attribution, AttributionResult, normalize_maps
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d logit[target] / d x (B, 3, H, W), logits (B, K))."""
+    x = x.detach().clone().requires_grad_(True)
+    logits = model(x)
+    (grad,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), x)
+    return grad, logits.detach()
+
+
+class Saliency(Attribution):
+    name = "saliency"
+
+    def compute(self, model, x, target: Optional[torch.Tensor]) -> AttributionResult:
+        if target is None:
+            with torch.no_grad():
+                target = model(x).argmax(1)
+        grad, logits = input_gradient(model, x, target)
+        return AttributionResult(normalize_maps(grad.abs().amax(1)), target, logits)
+
+
+class SmoothGrad(Attribution):
+    name = "smoothgrad"
+
+    def __init__(self, samples: int = 25, sigma: float = 0.15, seed: int = 0):
+        self.samples, self.sigma, self.seed = samples, sigma, seed
+
+    def compute(self, model, x, target: Optional[torch.Tensor]) -> AttributionResult:
+        with torch.no_grad():
+            logits = model(x)
+        if target is None:
+            target = logits.argmax(1)
+        b = x.shape[0]
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        noise = torch.randn((self.samples,) + tuple(x.shape), generator=gen).to(x.device) * self.sigma
+        noisy = (x[None] + noise).reshape(self.samples * b, *x.shape[1:])  # (S*B, 3, H, W)
+        grad, _ = input_gradient(model, noisy, target.repeat(self.samples))
+        mean_grad = grad.view(self.samples, b, *x.shape[1:]).mean(0)
+        return AttributionResult(normalize_maps(mean_grad.abs().amax(1)), target, logits)

@@ -1,0 +1,132 @@
+"""``gradcam``: attribution maps (Grad-CAM, saliency, SmoothGrad, IG) and where they fall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from ..config import GradcamConfig, RunConfig
+from ..figures.overlays import comparison, overlay_grid, three_panel
+from ..figures.histograms import score_histograms
+from ..interpret import ATTRIBUTIONS
+from ..interpret.attention import DIFFUSE, LABELS, STROKE_FOCUSED, attention_scores
+from ..interpret.base import Attribution
+from ..runs import write_json_atomic
+from ..seeding import resolve_device, seed_everything
+from .common import LoadedRun, load_run
+from .evaluate import SplitCache, _to_hwc
+from .reporter import SILENT, Reporter
+
+
+def make_attribution(g: GradcamConfig, seed: int) -> Attribution:
+    cls = ATTRIBUTIONS[g.method]
+    if g.method == "gradcam":
+        return cls(g.layer)
+    if g.method == "smoothgrad":
+        return cls(g.smoothgrad_samples, g.smoothgrad_sigma, seed)
+    if g.method == "ig":
+        return cls(g.ig_steps)
+    return cls()
+
+
+def batched(attr: Attribution, model, x: torch.Tensor, target: Optional[torch.Tensor], batch_size: int):
+    maps, targets, logits = [], [], []
+    layer = None
+    for i in range(0, x.shape[0], batch_size):
+        t = None if target is None else target[i : i + batch_size]
+        r = attr(model, x[i : i + batch_size], t)
+        maps.append(r.maps)
+        targets.append(r.target)
+        logits.append(r.logits)
+        layer = r.layer
+    return torch.cat(maps), torch.cat(targets), torch.cat(logits), layer
+
+
+def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+    g = cfg.gradcam
+    attr = make_attribution(g, cfg.seed)
+    dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
+    easy, meta, xe, ye = cache.get(dataset, "test_easy")
+    hard, _, xh, yh = cache.get(dataset, "test_hard")
+    names = meta["palette"]["names"]
+    out_dir = run.path / "gradcam" / g.method
+    method_title = {"gradcam": "Grad-CAM", "saliency": "saliency", "smoothgrad": "SmoothGrad", "ig": "Integrated Gradients"}[g.method]
+    target_all = None if g.target_class is None else torch.full((g.n_scores,), g.target_class, device=xh.device)
+
+    # scores over n_scores test_hard images
+    n = min(g.n_scores, xh.shape[0])
+    maps, targets, logits, layer = batched(attr, run.model, xh[:n], None if target_all is None else target_all[:n], g.batch_size)
+    probs = logits.softmax(1)
+    scores = attention_scores(maps, hard.digits[:n])
+    share, conc, lab = scores["stroke_share"].cpu(), scores["concentration"].cpu(), scores["label"].cpu()
+    summary_scores = {
+        "n": n,
+        "stroke_share_mean": share.mean().item(),
+        "stroke_share_median": share.median().item(),
+        "concentration_mean": conc.mean().item(),
+        "proportions": {name: (lab == i).float().mean().item() for i, name in enumerate(LABELS)},
+        "thresholds": {"stroke_focused_share": STROKE_FOCUSED, "diffuse_concentration": DIFFUSE},
+    }
+    paths: dict[str, Any] = {}
+    paths["histogram"] = str(score_histograms(share.numpy(), conc.numpy(), f"{run.name}: {method_title} on test_hard",
+                                              out_dir / "attention_scores.png"))
+
+    # overlay grid of the first n_images
+    k = min(g.n_images, n)
+    preds = probs.argmax(1)
+    titles = [f"#{i} y={int(yh[i])} p={int(preds[i])}\n{names[int(hard.colors[i])]} {share[i]:.2f}" for i in range(k)]
+    paths["grid"] = str(overlay_grid(_to_hwc(xh[:k]), maps[:k].cpu().numpy(), titles, out_dir / f"grid_test_hard_{k}.png",
+                                     suptitle=f"{run.name}: {method_title} for the explained class (title: stroke share)"))
+    panels = []
+    for i in range(min(g.n_panels, k)):
+        c = int(targets[i])
+        title = f"{run.name} test_hard #{i}: true {int(yh[i])}, pred {int(preds[i])} ({100 * probs[i].max():.0f}%), map for class {c}"
+        panels.append(str(three_panel(_to_hwc(xh[i : i + 1])[0], maps[i].cpu().numpy(), title,
+                                      out_dir / f"panel_test_hard_{i}_class{c}.png", method_title)))
+    paths["panels"] = panels
+
+    # biased vs conflicting: the same digit in test_easy (aligned, predicted right) and in test_hard
+    with torch.no_grad():
+        pe = run.model(xe[:2000]).argmax(1)
+    ok = torch.nonzero((pe == ye[:2000]) & (easy.colors[:2000].to(ye.device) == ye[:2000])).flatten()
+    study = []
+    rows = []
+    for i in ok[:2].tolist():
+        for split, x, y, ds in (("test_easy", xe, ye, easy), ("test_hard", xh, yh, hard)):
+            xi = x[i : i + 1]
+            r_pred = attr(run.model, xi, None)
+            true = y[i : i + 1]
+            r_true = attr(run.model, xi, true)
+            p = r_pred.logits.softmax(1)[0]
+            pred = int(p.argmax())
+            kind = "biased" if split == "test_easy" else "conflicting"
+            rows.append((_to_hwc(xi)[0], [(r_pred.maps[0].cpu().numpy(), f"pred {pred} ({100 * p.max():.0f}%)"),
+                                           (r_true.maps[0].cpu().numpy(), f"true {int(true)}")],
+                         f"{kind}: {int(true)} in {names[int(ds.colors[i])]}"))
+            study.append({"index": i, "split": split, "kind": kind, "label": int(true), "color": names[int(ds.colors[i])],
+                          "predicted": pred, "confidence": float(p.max())})
+    if rows:
+        paths["biased_vs_conflicting"] = str(comparison(rows, out_dir / "biased_vs_conflicting.png",
+                                                        suptitle=f"{run.name}: {method_title}, predicted vs true class"))
+    result = {
+        "run": run.name, "method": g.method, "layer": layer, "scores": summary_scores,
+        "hard_accuracy_on_scored": (preds == yh[:n]).float().mean().item(), "study": study, "paths": paths,
+    }
+    write_json_atomic(out_dir / "summary.json", result)
+    paths["summary"] = str(out_dir / "summary.json")
+    return result
+
+
+def run_gradcam(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]
+    out = {}
+    reporter.start("gradcam", f"{cfg.gradcam.method} maps", len(loaded))
+    for run in loaded:
+        out[run.name] = gradcam_run(run, cache, cfg, reporter)
+        reporter.update("gradcam", 1)
+    return out

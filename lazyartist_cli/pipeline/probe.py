@@ -1,0 +1,148 @@
+"""``probe``: activation maximisation, neuron selectivity and top-activating images per unit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..config import RunConfig
+from ..errors import UsageError
+from ..figures.confusion import image_panel
+from ..interpret.actmax import ActMaxConfig, activation_maximization, unit_activation
+from ..interpret.counterfactual import recolor_all
+from ..interpret.hooks import LayerCapture, find_layer
+from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
+from ..runs import write_json_atomic, write_text_atomic
+from ..seeding import resolve_device, seed_everything
+from .common import LoadedRun, load_run
+from .evaluate import SplitCache, _to_hwc
+from .reporter import SILENT, Reporter
+
+
+def default_layers(model: nn.Module) -> list[str]:
+    """An early, a middle and a late layer: first, middle and last Conv2d/Linear."""
+    names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    picks = [names[0], names[len(names) // 2], names[-1]]
+    return list(dict.fromkeys(picks))
+
+
+@torch.no_grad()
+def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.Tensor, objective: str,
+                    batch_size: int = 1000) -> torch.Tensor:
+    """Responses (N, U) of the chosen units to images x (N, 3, H, W)."""
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        with LayerCapture(model, layer, grad=False) as cap:
+            for i in range(0, x.shape[0], batch_size):
+                model(x[i : i + batch_size])
+                act = cap.activation
+                u = units.to(act.device)
+                if act.dim() == 4:
+                    chan = act[:, u]  # (B, U, h, w)
+                    out.append(chan[:, :, chan.shape[2] // 2, chan.shape[3] // 2] if objective == "neuron" else chan.mean((2, 3)))
+                else:
+                    out.append(act.flatten(1)[:, u])
+    finally:
+        model.train(was)
+    return torch.cat(out)
+
+
+def _n_units(model: nn.Module, layer: str, device: torch.device) -> int:
+    with torch.no_grad(), LayerCapture(model, layer, grad=False) as cap:
+        model.eval()(torch.zeros(1, 3, 28, 28, device=device))
+    if cap.activation is None:
+        raise UsageError(f"layer {layer!r} is not used in the forward pass")
+    return int(cap.activation.shape[1])
+
+
+def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, device: torch.device, reporter: Reporter) -> dict[str, Any]:
+    p = cfg.probe
+    dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
+    easy, meta, xe, ye = cache.get(dataset, "test_easy")
+    hard, _, xh, yh = cache.get(dataset, "test_hard")
+    names = meta["palette"]["names"]
+    palette = (torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0).to(device)
+    layers = p.layers or default_layers(run.model)
+    for layer in layers:
+        find_layer(run.model, layer)
+    # selectivity stimuli: per_class digits of each class, each in every palette colour
+    idx = torch.cat([torch.nonzero(easy.labels == k).flatten()[: p.selectivity_digits] for k in range(10)])
+    base_x, base_digits, base_colors = xe[idx.to(device)], easy.digits[idx].to(device), easy.colors[idx].to(device)
+    recol, src, new_c = recolor_all(base_x, base_digits, base_colors, palette, meta["protocol"])
+    d, k = idx.shape[0], palette.shape[0]
+    stim = torch.empty(d, k, *xe.shape[1:], device=device)
+    stim[torch.arange(d, device=device), base_colors] = base_x
+    stim[src, new_c] = recol
+    solid = palette[:, :, None, None].expand(-1, 3, 28, 28).contiguous()
+    pool_x = torch.cat([xe, xh])
+    out_dir = run.path / "probe"
+    am_cfg = ActMaxConfig(steps=p.steps, lr=p.lr, param=p.param, objective=p.objective, l2=p.l2, tv=p.tv,
+                          jitter=p.jitter, blur_every=p.blur_every)
+    units_out: list[dict[str, Any]] = []
+    paths: dict[str, Any] = {"grids": [], "units": [], "top": []}
+    reporter.start("probe", f"{run.name}: probing", len(layers))
+    for layer in layers:
+        n_all = _n_units(run.model, layer, device)
+        chans = p.channels if p.channels is not None else list(range(min(p.n_units, n_all)))
+        bad = [c for c in chans if c < 0 or c >= n_all]
+        if bad:
+            raise UsageError(f"channel index {bad[0]} out of range for layer {layer!r} (it has {n_all} units: 0..{n_all - 1})")
+        units = torch.tensor(chans, dtype=torch.long)
+        images, reached, _ = activation_maximization(run.model, layer, units, am_cfg, seed=cfg.seed, device=device)
+        resp = layer_responses(run.model, layer, stim.reshape(d * k, *xe.shape[1:]), units, p.objective).reshape(d, k, -1)
+        solid_resp = layer_responses(run.model, layer, solid, units, p.objective)
+        sel = selectivity_scores(resp.cpu(), easy.labels[idx], solid_resp.cpu())
+        pool_resp = layer_responses(run.model, layer, pool_x, units, p.objective)  # (20000, U)
+        top = pool_resp.topk(p.top_k, dim=0).indices.T.cpu()  # (U, top_k)
+        safe = layer.replace(".", "_") or "input"
+        titles = [f"{layer}/{c}\nobj {float(v):.2f}\n{LABELS[int(sel['label'][i])]}" for i, (c, v) in enumerate(zip(chans, reached))]
+        paths["grids"].append(str(image_panel(_to_hwc(images), titles, out_dir / f"actmax_{safe}.png",
+                                              cols=min(8, len(chans)), suptitle=f"{run.name}: activation maximisation, {layer}")))
+        strip_imgs, strip_titles = [], []
+        for i, c in enumerate(chans):
+            unit_path = out_dir / "units" / f"{safe}_{c}.png"
+            image_panel(_to_hwc(images[i : i + 1]), [f"{layer}/{c} obj {float(reached[i]):.2f}"], unit_path, cols=1)
+            paths["units"].append(str(unit_path))
+            for j in top[i].tolist():
+                strip_imgs.append(pool_x[j])
+                split, row = ("test_easy", j) if j < xe.shape[0] else ("test_hard", j - xe.shape[0])
+                ds = easy if split == "test_easy" else hard
+                strip_titles.append(f"{layer}/{c}\n{int(ds.labels[row])} {names[int(ds.colors[row])]}")
+            units_out.append({
+                "layer": layer, "unit": c, "objective": float(reached[i]),
+                "colour_score": float(sel["colour"][i]), "shape_score": float(sel["shape"][i]),
+                "solid_colour_score": float(sel["solid_colour"][i]), "std": float(sel["std"][i]),
+                "label": LABELS[int(sel["label"][i])],
+                "top_images": [("test_easy", j) if j < xe.shape[0] else ("test_hard", j - xe.shape[0]) for j in top[i].tolist()],
+            })
+        paths["top"].append(str(image_panel(_to_hwc(torch.stack(strip_imgs)), strip_titles, out_dir / f"top_{safe}.png",
+                                            cols=p.top_k, suptitle=f"{run.name}: top-{p.top_k} test images per unit, {layer}")))
+        reporter.update("probe", 1)
+    shares = {lab: sum(u["label"] == lab for u in units_out) / max(len(units_out), 1) for lab in LABELS}
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["layer", "unit", "objective", "colour_score", "shape_score", "solid_colour_score", "label"])
+    for u in units_out:
+        w.writerow([u["layer"], u["unit"], f"{u['objective']:.4f}", f"{u['colour_score']:.4f}", f"{u['shape_score']:.4f}",
+                    f"{u['solid_colour_score']:.4f}", u["label"]])
+    write_text_atomic(out_dir / "units.csv", buf.getvalue())
+    result = {"run": run.name, "layers": layers, "units": units_out, "label_shares": shares,
+              "thresholds": {"tau": TAU, "weak": WEAK}, "paths": paths}
+    write_json_atomic(out_dir / "units.json", result)
+    paths["csv"], paths["json"] = str(out_dir / "units.csv"), str(out_dir / "units.json")
+    return result
+
+
+def run_probe(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]
+    return {run.name: probe_run(run, cache, cfg, device, reporter) for run in loaded}
