@@ -176,6 +176,54 @@ class ProbeConfig(Section):
     selectivity_digits: int = Field(10, ge=1, le=100, description="digits per class used for selectivity")
 
 
+class AttackConfig(Section):
+    """``[attack]``: ``lazy attack`` (targeted L-inf attacks)."""
+
+    source_class: int = Field(7, ge=0, le=9)
+    target_class: int = Field(3, ge=0, le=9)
+    eps: float = Field(0.05, gt=0, le=1)
+    step: float = Field(0.01, gt=0, le=1)
+    steps: int = Field(100, ge=1, le=10_000)
+    random_start: bool = False
+    confidence: float = Field(0.9, gt=0, le=1)
+    split: Literal["test_easy", "test_hard", "val"] = "test_easy"
+    n_images: Optional[int] = Field(None, ge=10, description="source images attacked; default: all of the source class")
+    sweep: list[float] = Field(default_factory=lambda: [0.01, 0.02, 0.03, 0.05, 0.07, 0.1])
+    sweep_steps: int = Field(40, ge=1, le=10_000, description="PGD steps per sweep point (the headline uses steps)")
+    n_figures: int = Field(4, ge=0, le=32)
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_range(cls, v: list[float]) -> list[float]:
+        if any(e <= 0 or e > 1 for e in v):
+            raise ValueError("every sweep eps must be in (0, 1]")
+        return sorted(v)
+
+    @model_validator(mode="after")
+    def _source_not_target(self) -> "AttackConfig":
+        if self.source_class == self.target_class:
+            raise ValueError(f"source_class and target_class are both {self.source_class}; a targeted attack needs two classes")
+        return self
+
+
+class SAEConfig(Section):
+    """``[sae]``: ``lazy sae`` (sparse autoencoders on hidden activations)."""
+
+    layer: Optional[str] = Field(None, description="default: the penultimate layer (the input of the last Linear)")
+    kind: Literal["topk", "l1"] = "topk"
+    expansion: int = Field(8, ge=1, le=64)
+    k: int = Field(8, ge=1, description="latents kept by TopK")
+    l1: float = Field(3e-3, ge=0, description="L1 weight of the l1 variant")
+    epochs: int = Field(20, ge=1, le=1000)
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    top_k: int = Field(16, ge=2, le=64, description="top-activating images per feature")
+    n_features: int = Field(32, ge=20, le=512, description="live features labelled and drawn")
+    n_interventions: int = Field(5, ge=1, le=50, description="colour and shape features each intervened on")
+    factors: list[float] = Field(default_factory=lambda: [0.0, 2.0])
+    n_intervention_images: int = Field(1000, ge=10, le=10_000)
+
+
 class RunConfig(Section):
     """The whole run file."""
 
@@ -188,6 +236,8 @@ class RunConfig(Section):
     counterfactual: CounterfactualConfig = Field(default_factory=CounterfactualConfig)
     gradcam: GradcamConfig = Field(default_factory=GradcamConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    attack: AttackConfig = Field(default_factory=AttackConfig)
+    sae: SAEConfig = Field(default_factory=SAEConfig)
 
     def data_seed(self) -> int:
         return self.seed if self.data.seed is None else self.data.seed

@@ -133,3 +133,35 @@ def test_interpret_bad_inputs(trained):
     (runs / "empty-run").mkdir(exist_ok=True)
     res = invoke(runs, "gradcam", "empty-run")
     assert res.exit_code == 1 and "checkpoint not found" in res.output
+
+
+def test_attack_cli_and_bad_inputs(trained):
+    runs, _ = trained
+    res = invoke(runs, "attack", "base", "--json", "-q", "--set", "attack.n_images=12", "--set", "attack.sweep=[0.02, 0.05]",
+                 "--steps", "10")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    for m in ("fgsm", "pgd"):
+        assert r["methods"][m]["n"] == 12 and r["methods"][m]["linf_mean"] <= 0.05 + 1e-6
+    assert len(r["sweep"]["success"]["pgd"]) == 2
+    assert (runs / "base/attack/summary.json").is_file()
+    for args, field in ((["--eps", "0"], "attack.eps"), (["--eps", "1.5"], "attack.eps"),
+                        (["--source", "3", "--target", "3"], "source_class"), (["--target", "10"], "attack.target_class")):
+        res = invoke(runs, "attack", "base", *args)
+        assert res.exit_code == 2 and field in res.output, (args, res.output)
+
+
+def test_sae_cli_and_bad_inputs(trained):
+    runs, _ = trained
+    res = invoke(runs, "sae", "base", "--json", "-q", "--epochs", "3", "--set", "sae.n_features=20",
+                 "--set", "sae.n_intervention_images=100")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)["runs"]["base"]
+    assert r["layer"] == "act2" and r["latents"] == 512
+    assert r["metrics"]["train_loss_last"] < r["metrics"]["train_loss_first"]
+    assert len(r["features"]) == 20 and (runs / "base/sae/sae.pt").is_file()
+    assert (runs / "base/sae/features.csv").read_text().count("\n") == 21
+    res = invoke(runs, "sae", "base", "--k", "100000")
+    assert res.exit_code == 2 and "larger than the latent size" in res.output
+    res = invoke(runs, "sae", "base", "--layer", "nope")
+    assert res.exit_code == 2 and "valid:" in res.output

@@ -1,0 +1,57 @@
+"""Shared pieces of targeted attacks: projection, success test, mode handling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class AttackResult:
+    x_adv: torch.Tensor  # (B, 3, H, W) in [0, 1], within eps of x
+    success: torch.Tensor  # (B,) bool: prediction == target with confidence >= threshold
+    iterations: torch.Tensor  # (B,) steps taken until success (steps + 1 when never)
+    target_prob: torch.Tensor  # (B,) final probability of the target class
+    pred: torch.Tensor  # (B,)
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Onto the L-inf ball of radius eps around x, then onto [0, 1] (the intersection: both are boxes)."""
+    return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+
+
+def target_loss_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d CE(model(x), target) / dx, probabilities at x)."""
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    (grad,) = torch.autograd.grad(F.cross_entropy(logits, target, reduction="sum"), x)
+    return grad, logits.detach().softmax(1)
+
+
+class Attack:
+    name = ""
+
+    def __init__(self, eps: float = 0.05, confidence: float = 0.9):
+        self.eps = eps
+        self.confidence = confidence
+
+    def run(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> AttackResult:
+        raise NotImplementedError
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> AttackResult:
+        was_training = model.training
+        model.eval()
+        try:
+            return self.run(model, x.detach(), target)
+        finally:
+            model.train(was_training)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, x_adv: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        probs = model(x_adv).softmax(1)
+        pred = probs.argmax(1)
+        tp = probs.gather(1, target[:, None])[:, 0]
+        return (pred == target) & (tp >= self.confidence), tp, pred

@@ -1,0 +1,100 @@
+"""``attack``: targeted FGSM and PGD on the source-class images of each run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..attacks import ATTACKS, Attack, AttackResult
+from ..config import AttackConfig, RunConfig
+from ..figures.attack import adversarial_panels, success_curves
+from ..runs import write_json_atomic
+from ..seeding import resolve_device, seed_everything
+from .common import LoadedRun, load_run
+from .evaluate import SplitCache, _to_hwc
+from .reporter import SILENT, Reporter
+
+
+def make_attack(name: str, a: AttackConfig, eps: float, seed: int, steps: int | None = None) -> Attack:
+    if name == "pgd":
+        return ATTACKS["pgd"](eps=eps, confidence=a.confidence, step=a.step, steps=steps or a.steps,
+                              random_start=a.random_start, seed=seed)
+    return ATTACKS[name](eps=eps, confidence=a.confidence)
+
+
+def summarize(res: AttackResult, x: torch.Tensor) -> dict[str, Any]:
+    delta = (res.x_adv - x).flatten(1)
+    its = res.iterations[res.success].float()
+    return {
+        "n": int(x.shape[0]),
+        "success_rate": res.success.float().mean().item(),
+        "linf_mean": delta.abs().max(1).values.mean().item(),
+        "l2_mean": delta.norm(dim=1).mean().item(),
+        "iterations_mean": its.mean().item() if its.numel() else None,
+        "iterations_median": its.median().item() if its.numel() else None,
+        "target_prob_mean": res.target_prob.mean().item(),
+    }
+
+
+def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+    a = cfg.attack
+    dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
+    ds, meta, x_all, y_all = cache.get(dataset, a.split)
+    idx = torch.nonzero(y_all == a.source_class).flatten()
+    if a.n_images is not None:
+        idx = idx[: a.n_images]
+    x = x_all[idx]
+    target = torch.full((x.shape[0],), a.target_class, device=x.device)
+    with torch.no_grad():
+        clean = run.model.eval()(x).softmax(1)
+    results = {name: make_attack(name, a, a.eps, cfg.seed)(run.model, x, target) for name in ATTACKS}
+    headline = {name: summarize(r, x) for name, r in results.items()}
+    curves: dict[str, list[float]] = {name: [] for name in ATTACKS}
+    for eps in a.sweep:
+        for name in ATTACKS:
+            if eps == a.eps and a.sweep_steps == a.steps:
+                res = results[name]
+            else:
+                res = make_attack(name, a, eps, cfg.seed, a.sweep_steps)(run.model, x, target)
+            curves[name].append(res.success.float().mean().item())
+    out_dir = run.path / "attack"
+    pgd = results["pgd"]
+    with torch.no_grad():
+        adv_probs = run.model(pgd.x_adv).softmax(1)
+    paths: dict[str, Any] = {}
+    k = min(a.n_figures, x.shape[0])
+    if k:
+        caps = [(f"original: pred {int(clean[i].argmax())} ({100 * clean[i].max():.0f}%)",
+                 f"PGD eps={a.eps}: pred {int(adv_probs[i].argmax())} ({100 * adv_probs[i].max():.0f}%)") for i in range(k)]
+        paths["examples"] = str(adversarial_panels(_to_hwc(x[:k]), _to_hwc(pgd.x_adv[:k]), caps, out_dir / "examples_pgd.png",
+                                                   f"{run.name}: targeted {a.source_class} -> {a.target_class}"))
+    result = {
+        "run": run.name, "source_class": a.source_class, "target_class": a.target_class, "eps": a.eps, "split": a.split,
+        "clean_source_accuracy": (clean.argmax(1) == a.source_class).float().mean().item(),
+        "clean_target_rate": (clean.argmax(1) == a.target_class).float().mean().item(),
+        "methods": headline, "sweep": {"eps": a.sweep, "pgd_steps": a.sweep_steps, "success": curves}, "paths": paths,
+    }
+    write_json_atomic(out_dir / "summary.json", result)
+    paths["summary"] = str(out_dir / "summary.json")
+    return result
+
+
+def run_attack(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, Any]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]
+    reporter.start("attack", "attacking", len(loaded))
+    out: dict[str, Any] = {}
+    for run in loaded:
+        out[run.name] = attack_run(run, cache, cfg, reporter)
+        reporter.update("attack", 1)
+    curve_path = runs_dir / loaded[0].name / "attack" / "success_vs_eps.png" if len(loaded) == 1 else None
+    curves = {name: r["sweep"]["success"] for name, r in out.items()}
+    target = curve_path or (loaded[0].path / "attack" / f"success_vs_eps_{'_vs_'.join(r.name for r in loaded)[:120]}.png")
+    success_curves(curves, cfg.attack.sweep, f"targeted {cfg.attack.source_class} -> {cfg.attack.target_class}", target, cfg.attack.eps)
+    for r in out.values():
+        r["paths"]["success_vs_eps"] = str(target)
+    return out

@@ -1,0 +1,85 @@
+"""Attacks: the eps-ball and [0, 1] hold exactly, eps = 0 changes nothing,
+success grows with eps on a trained toy model, the model's mode is restored."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lazyartist_cli.attacks import ATTACKS, get_attack
+from lazyartist_cli.errors import UsageError
+from lazyartist_cli.models import build_model
+
+
+def make(name, eps):
+    return ATTACKS[name](eps=eps) if name == "fgsm" else ATTACKS[name](eps=eps, step=max(eps / 4, 1e-4), steps=30)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("eps", [0.01, 0.05, 0.3])
+def test_perturbation_stays_in_ball_and_box(name, eps):
+    torch.manual_seed(0)
+    model = build_model("lazy-cnn")
+    x = torch.rand(16, 3, 28, 28)
+    x[:, :, :4] = 0.0  # pixels at the box edges
+    x[:, :, -4:] = 1.0
+    res = make(name, eps)(model, x, torch.full((16,), 3))
+    assert (res.x_adv - x).abs().max() <= eps + 1e-7
+    assert res.x_adv.min() >= 0.0 and res.x_adv.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_eps_zero_gives_clean_predictions(name):
+    torch.manual_seed(0)
+    model = build_model("lazy-cnn")
+    x = torch.rand(8, 3, 28, 28)
+    res = ATTACKS[name](eps=0.0)(model, x, torch.full((8,), 3))
+    assert torch.equal(res.x_adv, x)
+    assert torch.equal(res.pred, model.eval()(x).argmax(1))
+
+
+def toy_model_and_data():
+    """A linear classifier trained to separate two blobs of images (class 7 vs 3)."""
+    torch.manual_seed(0)
+    n = 200
+    base = torch.rand(n, 3, 8, 8) * 0.2
+    y = torch.where(torch.arange(n) % 2 == 0, 7, 3)
+    x = base + (y == 7).float()[:, None, None, None] * 0.6
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64, 10))
+    opt = torch.optim.Adam(model.parameters(), 0.05)
+    for _ in range(100):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, x[y == 7]
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_success_does_not_fall_as_eps_grows(name):
+    model, x = toy_model_and_data()
+    target = torch.full((x.shape[0],), 3)
+    rates = [make(name, eps)(model, x, target).success.float().mean().item() for eps in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)]
+    assert rates == sorted(rates) and rates[0] == 0.0 and rates[-1] == 1.0
+
+
+def test_pgd_stops_early_and_counts_iterations():
+    model, x = toy_model_and_data()
+    res = ATTACKS["pgd"](eps=0.8, step=0.1, steps=50)(model, x, torch.full((x.shape[0],), 3))
+    assert res.success.all() and res.iterations.max() < 50 and res.iterations.min() >= 1
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_model_mode_is_restored(name):
+    model = build_model("small-cnn")
+    model.train()
+    make(name, 0.05)(model, torch.rand(4, 3, 28, 28), torch.full((4,), 3))
+    assert model.training
+    model.eval()
+    make(name, 0.05)(model, torch.rand(4, 3, 28, 28), torch.full((4,), 3))
+    assert not model.training
+
+
+def test_unknown_attack():
+    with pytest.raises(UsageError, match="valid: fgsm, pgd"):
+        get_attack("cw")
