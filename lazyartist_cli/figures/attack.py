@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matplotlib  # noqa: F401
+from . import matplotlib, save  # noqa: F401
 import matplotlib.pyplot as plt
 
 
@@ -24,11 +24,7 @@ def success_curves(curves: dict[str, dict[str, list[float]]], eps: list[float], 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)
 
 
 def adversarial_panels(orig: np.ndarray, adv: np.ndarray, captions: list[tuple[str, str]], path: Path, title: str) -> Path:
@@ -42,8 +38,4 @@ def adversarial_panels(orig: np.ndarray, adv: np.ndarray, captions: list[tuple[s
             ax.set_title(cap, fontsize=8)
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)

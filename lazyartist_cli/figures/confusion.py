@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matplotlib  # noqa: F401
+from . import matplotlib, save  # noqa: F401
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
@@ -28,11 +28,7 @@ def plot_confusion(counts: np.ndarray, title: str, path: Path, class_names: list
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)
 
 
 def image_panel(images: np.ndarray, titles: list[str], path: Path, cols: int = 8, suptitle: str = "") -> Path:
@@ -45,10 +41,4 @@ def image_panel(images: np.ndarray, titles: list[str], path: Path, cols: int = 8
     for ax, img, t in zip(axes.flat, images, titles):
         ax.imshow(img, interpolation="nearest")
         ax.set_title(t, fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110, suptitle=suptitle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import matplotlib  # noqa: F401
+from . import matplotlib, save  # noqa: F401
 import matplotlib.pyplot as plt
 
 
@@ -26,8 +26,4 @@ def plot_curves(history: list[dict[str, Any]], best_epoch: int, title: str, path
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)

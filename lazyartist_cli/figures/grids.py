@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import matplotlib  # noqa: F401  (Agg backend)
+from . import matplotlib, save  # noqa: F401  (Agg backend)
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
@@ -63,8 +63,4 @@ def sample_grid(
     ax.set_yticks([])
     ax.set_xlabel("class (cells: label/colour; dashed frame and x = counter-example)")
     ax.set_title(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matplotlib  # noqa: F401
+from . import matplotlib, save  # noqa: F401
 import matplotlib.pyplot as plt
 
 from ..interpret.attention import DIFFUSE, STROKE_FOCUSED
@@ -21,8 +21,4 @@ def score_histograms(share: np.ndarray, concentration: np.ndarray, title: str, p
     b.axvline(DIFFUSE, color="k", ls="--", lw=1, label=f"diffuse >= {DIFFUSE}")
     b.set_xlabel("fraction of pixels holding 80% of the mass"), b.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)

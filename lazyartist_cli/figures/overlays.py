@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matplotlib  # noqa: F401
+from . import matplotlib, save  # noqa: F401
 import matplotlib.pyplot as plt
 from matplotlib import colormaps
 
@@ -31,11 +31,7 @@ def three_panel(image: np.ndarray, heat: np.ndarray, title: str, path: Path, met
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)
 
 
 def overlay_grid(images: np.ndarray, heats: np.ndarray, titles: list[str], path: Path, cols: int = 8, suptitle: str = "") -> Path:
@@ -50,13 +46,7 @@ def overlay_grid(images: np.ndarray, heats: np.ndarray, titles: list[str], path:
         axes[2 * r, c].imshow(images[i], interpolation="nearest")
         axes[2 * r, c].set_title(titles[i], fontsize=6.5)
         axes[2 * r + 1, c].imshow(overlay(images[i], heats[i]))
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100, suptitle=suptitle)
 
 
 def comparison(rows: list[tuple[np.ndarray, list[tuple[np.ndarray, str]], str]], path: Path, suptitle: str = "") -> Path:
@@ -71,10 +61,4 @@ def comparison(rows: list[tuple[np.ndarray, list[tuple[np.ndarray, str]], str]],
         for j, (heat, cap) in enumerate(maps, start=1):
             axes[i, j].imshow(overlay(image, heat))
             axes[i, j].set_title(cap, fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100, suptitle=suptitle)

@@ -61,3 +61,21 @@ class LayerCapture:
             h.remove()
         self._handles.clear()
         self.live = None
+
+
+@torch.no_grad()
+def layer_outputs(model: nn.Module, layer: str, x: torch.Tensor, reduce=None, batch_size: int = 1000) -> torch.Tensor:
+    """The layer's output for images x (N, 3, H, W), batched, in eval mode (mode restored).
+    ``reduce`` maps each batch's output to what is kept (default: flattened to (B, -1))."""
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        with LayerCapture(model, layer, grad=False) as cap:
+            for i in range(0, x.shape[0], batch_size):
+                model(x[i : i + batch_size])
+                act = cap.activation
+                out.append(reduce(act) if reduce is not None else act.flatten(1))
+    finally:
+        model.train(was)
+    return torch.cat(out)

@@ -10,9 +10,8 @@ import torch
 from ..attacks import ATTACKS, Attack, AttackResult
 from ..config import AttackConfig, RunConfig
 from ..figures.attack import adversarial_panels, success_curves
-from ..runs import write_json_atomic
-from ..seeding import resolve_device, seed_everything
-from .common import LoadedRun, load_run
+from ..runs import run_dir, write_json_atomic
+from .common import LoadedRun, for_each_run
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
 
@@ -82,18 +81,10 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
 
 
 def run_attack(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, Any]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]
-    reporter.start("attack", "attacking", len(loaded))
-    out: dict[str, Any] = {}
-    for run in loaded:
-        out[run.name] = attack_run(run, cache, cfg, reporter)
-        reporter.update("attack", 1)
-    curve_path = runs_dir / loaded[0].name / "attack" / "success_vs_eps.png" if len(loaded) == 1 else None
+    out = for_each_run(cfg, runs_dir, runs, attack_run, reporter, "attacking")
+    first = run_dir(runs_dir, runs[0]) / "attack"
+    target = first / ("success_vs_eps.png" if len(runs) == 1 else f"success_vs_eps_{'_vs_'.join(runs)[:120]}.png")
     curves = {name: r["sweep"]["success"] for name, r in out.items()}
-    target = curve_path or (loaded[0].path / "attack" / f"success_vs_eps_{'_vs_'.join(r.name for r in loaded)[:120]}.png")
     success_curves(curves, cfg.attack.sweep, f"targeted {cfg.attack.source_class} -> {cfg.attack.target_class}", target, cfg.attack.eps)
     for r in out.values():
         r["paths"]["success_vs_eps"] = str(target)

@@ -53,6 +53,24 @@ class LoadedRun:
     config: dict[str, Any]
 
 
+def for_each_run(cfg: Any, runs_dir: Path, runs: list[str], fn: Any, reporter: Any, label: str) -> dict[str, Any]:
+    """Seed, pick the device, load every run first (fail early on a missing one),
+    then call ``fn(run, cache, cfg, reporter)`` per run with one shared split cache."""
+    from ..seeding import resolve_device, seed_everything
+    from .evaluate import SplitCache
+
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = SplitCache(runs_dir, device)
+    loaded = [load_run(runs_dir, name, device) for name in runs]
+    reporter.start(label, label, len(loaded))
+    out = {}
+    for run in loaded:
+        out[run.name] = fn(run, cache, cfg, reporter)
+        reporter.update(label, 1)
+    return out
+
+
 def load_run(runs_dir: Path, name: str, device: torch.device, which: str = "best") -> LoadedRun:
     """A trained run's model from its checkpoint alone."""
     path = run_dir(runs_dir, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ from ..interpret.counterfactual import counterfactual_predictions, recolor_all
 from ..interpret.reliance import color_reliance
 from ..metrics import confusion_matrix, per_class_accuracy
 from ..runs import write_json_atomic
-from ..seeding import resolve_device, seed_everything
-from .common import LoadedRun, load_run, predict
+from .common import LoadedRun, for_each_run, predict
 from .data import load_verified_split
 from .reporter import SILENT, Reporter
 
@@ -43,7 +41,7 @@ def _to_hwc(x: torch.Tensor) -> Any:
     return x.permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
 
 
-def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dict[str, Any]:
+def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> dict[str, Any]:
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     out_dir = run.path / "eval"
     result: dict[str, Any] = {"run": run.name, "dataset": dataset, "checkpoint_epoch": int(run.ckpt.get("epoch", 0))}
@@ -98,24 +96,10 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dict[str,
 
 
 def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]  # fail early on any missing run
-    out = {}
-    reporter.start("eval", "evaluating runs", len(loaded))
-    for run in loaded:
-        out[run.name] = evaluate_run(run, cache, cfg)
-        reporter.update("eval", 1)
-    return out
+    return for_each_run(cfg, runs_dir, runs, evaluate_run, reporter, "evaluating runs")
 
 
-@dataclass
-class CounterfactualResult:
-    runs: dict[str, dict[str, Any]]
-
-
-def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dict[str, Any]:
+def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> dict[str, Any]:
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     ds, meta, x, y = cache.get(dataset, "test_easy")
     names = meta["palette"]["names"]
@@ -162,13 +146,4 @@ def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig) -> dic
 
 
 def run_counterfactual(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]
-    out = {}
-    reporter.start("cf", "recolouring", len(loaded))
-    for run in loaded:
-        out[run.name] = counterfactual_run(run, cache, cfg)
-        reporter.update("cf", 1)
-    return out
+    return for_each_run(cfg, runs_dir, runs, counterfactual_run, reporter, "recolouring")

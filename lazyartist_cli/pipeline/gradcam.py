@@ -14,8 +14,7 @@ from ..interpret import ATTRIBUTIONS
 from ..interpret.attention import DIFFUSE, LABELS, STROKE_FOCUSED, attention_scores
 from ..interpret.base import Attribution
 from ..runs import write_json_atomic
-from ..seeding import resolve_device, seed_everything
-from .common import LoadedRun, load_run
+from .common import LoadedRun, for_each_run
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
 
@@ -120,13 +119,4 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
 
 
 def run_gradcam(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]
-    out = {}
-    reporter.start("gradcam", f"{cfg.gradcam.method} maps", len(loaded))
-    for run in loaded:
-        out[run.name] = gradcam_run(run, cache, cfg, reporter)
-        reporter.update("gradcam", 1)
-    return out
+    return for_each_run(cfg, runs_dir, runs, gradcam_run, reporter, f"{cfg.gradcam.method} maps")

@@ -13,13 +13,12 @@ import torch.nn as nn
 from ..config import RunConfig
 from ..errors import UsageError
 from ..figures.confusion import image_panel
-from ..interpret.actmax import ActMaxConfig, activation_maximization, unit_activation
+from ..interpret.actmax import ActMaxConfig, activation_maximization
 from ..interpret.counterfactual import recolor_all
-from ..interpret.hooks import LayerCapture, find_layer
+from ..interpret.hooks import LayerCapture, find_layer, layer_outputs
 from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
 from ..runs import write_json_atomic, write_text_atomic
-from ..seeding import resolve_device, seed_everything
-from .common import LoadedRun, load_run
+from .common import LoadedRun, for_each_run
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
 
@@ -31,27 +30,18 @@ def default_layers(model: nn.Module) -> list[str]:
     return list(dict.fromkeys(picks))
 
 
-@torch.no_grad()
 def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.Tensor, objective: str,
                     batch_size: int = 1000) -> torch.Tensor:
     """Responses (N, U) of the chosen units to images x (N, 3, H, W)."""
-    was = model.training
-    model.eval()
-    out = []
-    try:
-        with LayerCapture(model, layer, grad=False) as cap:
-            for i in range(0, x.shape[0], batch_size):
-                model(x[i : i + batch_size])
-                act = cap.activation
-                u = units.to(act.device)
-                if act.dim() == 4:
-                    chan = act[:, u]  # (B, U, h, w)
-                    out.append(chan[:, :, chan.shape[2] // 2, chan.shape[3] // 2] if objective == "neuron" else chan.mean((2, 3)))
-                else:
-                    out.append(act.flatten(1)[:, u])
-    finally:
-        model.train(was)
-    return torch.cat(out)
+
+    def reduce(act: torch.Tensor) -> torch.Tensor:
+        u = units.to(act.device)
+        if act.dim() == 4:
+            chan = act[:, u]  # (B, U, h, w)
+            return chan[:, :, chan.shape[2] // 2, chan.shape[3] // 2] if objective == "neuron" else chan.mean((2, 3))
+        return act.flatten(1)[:, u]
+
+    return layer_outputs(model, layer, x, reduce, batch_size)
 
 
 def _n_units(model: nn.Module, layer: str, device: torch.device) -> int:
@@ -62,8 +52,9 @@ def _n_units(model: nn.Module, layer: str, device: torch.device) -> int:
     return int(cap.activation.shape[1])
 
 
-def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, device: torch.device, reporter: Reporter) -> dict[str, Any]:
+def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
     p = cfg.probe
+    device = cache.device
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     easy, meta, xe, ye = cache.get(dataset, "test_easy")
     hard, _, xh, yh = cache.get(dataset, "test_hard")
@@ -141,8 +132,4 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, device: torch.d
 
 
 def run_probe(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]
-    return {run.name: probe_run(run, cache, cfg, device, reporter) for run in loaded}
+    return for_each_run(cfg, runs_dir, runs, probe_run, reporter, "probing runs")

@@ -13,12 +13,11 @@ import torch.nn as nn
 from ..config import RunConfig
 from ..errors import UsageError
 from ..figures.confusion import image_panel
-from ..interpret.hooks import LayerCapture, find_layer
+from ..interpret.hooks import find_layer, layer_outputs
 from ..runs import torch_save_atomic, write_json_atomic, write_text_atomic
 from ..sae.analysis import FEATURE_LABELS, PURE, label_feature, purity, replace_layer_output, sae_metrics
 from ..sae.model import SparseAutoencoder, train_sae
-from ..seeding import resolve_device, seed_everything
-from .common import LoadedRun, load_run, predict
+from .common import LoadedRun, for_each_run, predict
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
 
@@ -32,19 +31,9 @@ def penultimate_layer(model: nn.Module) -> str:
     return leaves[last_linear - 1][0]
 
 
-@torch.no_grad()
 def cache_activations(model: nn.Module, layer: str, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    was = model.training
-    model.eval()
-    out = []
-    try:
-        with LayerCapture(model, layer, grad=False) as cap:
-            for i in range(0, x.shape[0], batch_size):
-                model(x[i : i + batch_size])
-                out.append(cap.activation.flatten(1))
-    finally:
-        model.train(was)
-    return torch.cat(out)
+    """The layer's output for every image, flattened to (N, d)."""
+    return layer_outputs(model, layer, x, batch_size=batch_size)
 
 
 @torch.no_grad()
@@ -165,8 +154,4 @@ def load_sae(path: Path) -> tuple[SparseAutoencoder, dict[str, Any]]:
 
 
 def run_sae(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, Any]:
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    cache = SplitCache(runs_dir, device)
-    loaded = [load_run(runs_dir, name, device) for name in runs]
-    return {run.name: sae_run(run, cache, cfg, reporter) for run in loaded}
+    return for_each_run(cfg, runs_dir, runs, sae_run, reporter, "SAEs")
