@@ -16,7 +16,7 @@ import torch
 from .colorize import assign_colors, compose, conflicting_colors, make_textures
 
 SPLITS = ("train", "val", "test_easy", "test_hard")
-CHUNK = 10_000
+CHUNK = 512
 
 Split = dict[str, torch.Tensor]
 
@@ -30,17 +30,29 @@ def color_split(
     generator: torch.Generator,
     stripe_prob: float,
     textures: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
-) -> tuple[Split, tuple[torch.Tensor, torch.Tensor]]:
-    """Colour ``digits`` (N, 28, 28) uint8 with ``palette[colors]``; chunked to bound memory."""
+    keep_textures: bool = False,
+) -> tuple[Split, Optional[tuple[torch.Tensor, torch.Tensor]]]:
+    """Colour ``digits`` (N, 28, 28) uint8 with ``palette[colors]``.
+
+    Works in chunks of ``CHUNK`` images so that every intermediate tensor stays
+    in the CPU cache (one pass over a 10,000-image float tensor is memory-bound;
+    the same pass over 512 images is not). Textures are drawn chunk by chunk
+    unless given; ``keep_textures`` returns them for reuse (test_hard reuses
+    test_easy's backgrounds)."""
     n = digits.shape[0]
-    if textures is None:
-        textures = make_textures(n, generator, digits.shape[-1], stripe_prob)
-    noise, stripes = textures
     images = torch.empty(n, 3, *digits.shape[1:], dtype=torch.uint8)
     rgb = palette[colors]  # (N, 3)
+    kept_noise, kept_stripes = [], []
     for start in range(0, n, CHUNK):
         sl = slice(start, start + CHUNK)
-        images[sl] = compose(digits[sl], rgb[sl], noise[sl], stripes[sl], protocol)
+        if textures is None:
+            noise, stripes = make_textures(digits[sl].shape[0], generator, digits.shape[-1], stripe_prob)
+        else:
+            noise, stripes = textures[0][sl], textures[1][sl]
+        if keep_textures:
+            kept_noise.append(noise)
+            kept_stripes.append(stripes)
+        images[sl] = compose(digits[sl], rgb[sl], noise, stripes, protocol)
     split = {
         "images": images,
         "labels": labels.clone(),
@@ -48,7 +60,8 @@ def color_split(
         "aligned": colors == labels,
         "digits": digits.clone(),
     }
-    return split, textures
+    kept = (torch.cat(kept_noise), torch.cat(kept_stripes)) if keep_textures else textures
+    return split, kept
 
 
 def build_splits(
@@ -81,7 +94,7 @@ def build_splits(
     digits, labels = test_images[test_idx], test_labels[test_idx]
     easy_colors, _ = assign_colors(labels, correlation, gen)
     hard_colors = conflicting_colors(labels, gen)
-    out["test_easy"], textures = color_split(digits, labels, easy_colors, palette, protocol, gen, stripe_prob)
+    out["test_easy"], textures = color_split(digits, labels, easy_colors, palette, protocol, gen, stripe_prob, keep_textures=True)
     if progress:
         progress("test_easy")
     out["test_hard"], _ = color_split(digits, labels, hard_colors, palette, protocol, gen, stripe_prob, textures)

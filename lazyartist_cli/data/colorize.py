@@ -67,12 +67,14 @@ def compose(
     protocol: str = "foreground",
 ) -> torch.Tensor:
     """Colour a batch of digits; returns uint8 images (N, 3, H, W)."""
-    alpha = (digits.float() / 255.0)[:, None]  # (N, 1, H, W)
+    alpha = digits.float().mul_(1.0 / 255.0)[:, None]  # (N, 1, H, W)
     col = rgb[:, :, None, None].float()  # (N, 3, 1, 1)
     if protocol == "foreground":
-        # dark background: noise up to 0.10 per channel, stripes add up to 0.15 (grey)
-        background = 0.10 * noise + 0.15 * stripes[:, None]
-        img = alpha * col + (1 - alpha) * background
+        # in 0..255 units: dark background, noise up to 25.5 per channel, stripes add up to 38.25 (grey);
+        # img = alpha * col + (1 - alpha) * background, always inside [0, 255]
+        background = (noise * 25.5).add_(stripes[:, None] * 38.25)
+        img = background.add_(alpha * (col * 255.0 - background))
+        return img.round_().to(torch.uint8)
     elif protocol == "background":
         # the colour, modulated in brightness by texture (0.55 .. 0.95)
         texture = 0.55 + 0.25 * noise.mean(1, keepdim=True) + 0.15 * stripes[:, None]
