@@ -10,9 +10,7 @@ from the checkpoint alone.
 
 from __future__ import annotations
 
-import pickle
 import random
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ import torch.nn as nn
 
 from .errors import LazyError
 from .models import build_model
-from .runs import torch_save_atomic
+from .runs import torch_load_safe, torch_save_atomic
 
 FORMAT = "lazy-checkpoint/1"
 
@@ -54,12 +52,7 @@ def save_checkpoint(path: Path, **fields: Any) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load with ``weights_only=True``; a missing or damaged file is one clear error."""
-    if not path.is_file():
-        raise LazyError(f"checkpoint not found: {path} (train the run first with `lazy train`)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise LazyError(f"checkpoint {path} is corrupted: {str(exc).splitlines()[0][:200]}") from None
+    ckpt = torch_load_safe(path, "checkpoint", "train the run first with `lazy train`")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise LazyError(f"checkpoint {path} is not a lazy checkpoint ({FORMAT})")
     return ckpt

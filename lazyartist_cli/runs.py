@@ -148,3 +148,18 @@ def staging_dir(final: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def torch_load_safe(path: Path, what: str, missing_hint: str) -> Any:
+    """``torch.load(weights_only=True)`` on the CPU; a missing or damaged file is one clear LazyError."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    if not path.is_file():
+        raise LazyError(f"{what} not found: {path} ({missing_hint})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        raise LazyError(f"{what} {path} is corrupted: {str(exc).splitlines()[0][:200]}") from None

@@ -12,8 +12,6 @@ this package via ``torch.load(path, weights_only=True)``:
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import LazyError
+from ..runs import torch_load_safe
 from ..seeding import worker_init_fn
 
 FIELDS = {
@@ -34,12 +33,7 @@ FIELDS = {
 
 def load_split_file(path: Path) -> dict[str, torch.Tensor]:
     """Load and type-check one split file; a damaged file is a one-line error."""
-    if not path.is_file():
-        raise LazyError(f"split file missing: {path} (run `lazy make-data`)")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise LazyError(f"split file {path} is corrupted: {str(exc).splitlines()[0]}") from None
+    data = torch_load_safe(path, "split file", "run `lazy make-data`")
     if not isinstance(data, dict):
         raise LazyError(f"split file {path} is not a dict of tensors")
     n = None

@@ -143,12 +143,13 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
 
 def load_sae(path: Path) -> tuple[SparseAutoencoder, dict[str, Any]]:
     from ..errors import LazyError
+    from ..runs import torch_load_safe
 
+    blob = torch_load_safe(path, "SAE file", "run `lazy sae` first")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
         sae = SparseAutoencoder(**blob["config"])
         sae.load_state_dict(blob["state_dict"])
-    except (OSError, RuntimeError, KeyError, TypeError) as exc:
+    except (RuntimeError, KeyError, TypeError) as exc:
         raise LazyError(f"SAE file {path} cannot be loaded: {str(exc).splitlines()[0]}") from None
     return sae.eval(), blob
 
