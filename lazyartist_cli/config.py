@@ -14,7 +14,6 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .data.colorize import PROTOCOLS
 from .data.palette import DEFAULT_PALETTE, NAMED_COLORS
 from .errors import ConfigError, UsageError
 

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
@@ -99,7 +99,6 @@ class Ctx:
     quiet: bool
     console: Console
     reporter: RichReporter
-    overrides: dict[str, Any] = field(default_factory=dict)
 
     def load(self, **extra: Any) -> RunConfig:
         """The run config: defaults < run file < command-line options."""

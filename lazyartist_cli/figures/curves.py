@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import matplotlib, save  # noqa: F401
+from . import save  # importing the package selects the Agg backend
 import matplotlib.pyplot as plt
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import matplotlib, save  # noqa: F401  (Agg backend)
+from . import save  # importing the package selects the Agg backend
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 

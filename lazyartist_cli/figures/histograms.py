@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matplotlib, save  # noqa: F401
+from . import save  # importing the package selects the Agg backend
 import matplotlib.pyplot as plt
 
 from ..interpret.attention import DIFFUSE, STROKE_FOCUSED

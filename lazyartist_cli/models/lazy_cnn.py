@@ -15,7 +15,6 @@ does not, under plain cross-entropy.
 """
 
 import torch.nn as nn
-import torch.nn.functional as F
 
 from . import register
 
