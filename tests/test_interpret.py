@@ -49,6 +49,29 @@ def test_gradcam_equals_the_hand_computed_map():
         assert torch.allclose(maps[i], expected, atol=1e-6)
 
 
+class InPlace(TwoChannel):
+    """TwoChannel with an in-place op right after the captured conv."""
+
+    def forward(self, x):
+        a = self.conv(x)
+        a.mul_(2.0).relu_()
+        return self.head(F.adaptive_avg_pool2d(a, 1).flatten(1))
+
+
+def test_gradcam_sees_the_layer_output_before_a_later_in_place_op():
+    x = torch.rand(3, 3, 4, 4, generator=torch.Generator().manual_seed(1)) - 0.5
+    target = torch.tensor([0, 1, 0])
+    maps = grad_cam(InPlace(), x, "conv", target=target, batch_size=2)
+    # d score / d A = 2 * relu'(2A) * W[c] / 16; the map uses A before the in-place op
+    model = InPlace()
+    for i, c in enumerate(target.tolist()):
+        a = x[i, :2]
+        alpha = (2.0 * (a > 0).float() * model.head.weight[c].detach()[:, None, None] / 16).mean((1, 2))
+        cam = F.relu(alpha[0] * a[0] + alpha[1] * a[1])
+        expected = (cam - cam.min()) / (cam.max() - cam.min()).clamp_min(1e-12)
+        assert torch.allclose(maps[i], expected, atol=1e-6)
+
+
 @pytest.mark.parametrize("method", sorted(ATTRIBUTIONS))
 def test_batched_equals_per_image(method):
     torch.manual_seed(0)

@@ -111,7 +111,7 @@ def activation_maximization(
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        with LayerCapture(model, layer, grad=False) as cap:
+        with LayerCapture(model, layer) as cap:
             for step in range(cfg.steps):
                 img = param()
                 x = img

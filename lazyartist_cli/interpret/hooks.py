@@ -28,38 +28,52 @@ def last_conv_name(model: nn.Module) -> str:
 
 
 class LayerCapture:
-    """Context manager: a forward hook stores the layer output (cloned, so a later
-    in-place ReLU cannot change it) and registers a tensor hook that stores the
-    gradient reaching that output. Both hooks are removed on exit, even after an
-    exception."""
+    """Context manager around one layer's forward pass.
 
-    def __init__(self, model: nn.Module, layer_name: str, grad: bool = True):
+    The forward hook keeps the layer's output as ``live`` (still in the graph) and
+    ``activation`` (detached). With ``copy=True`` (the default) the rest of the
+    network gets a copy, so a later in-place op (``ReLU(inplace=True)``) cannot
+    change what was captured; with ``copy=False`` nothing is copied and
+    ``modified`` tells afterwards whether an in-place op did change it.
+    ``gradient_of(score)`` differentiates only down to this layer: the layers
+    below it are not back-propagated through. The hook is removed on exit, even
+    after an exception."""
+
+    def __init__(self, model: nn.Module, layer_name: str, copy: bool = True):
         self.layer = find_layer(model, layer_name)
         self.name = layer_name
-        self.want_grad = grad
+        self.copy = copy
         self.activation: Optional[torch.Tensor] = None
         self.live: Optional[torch.Tensor] = None  # the output itself, still in the graph
-        self.gradient: Optional[torch.Tensor] = None
-        self._handles: list = []
+        self._version = 0
+        self._handle = None
 
-    def _forward_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+    def _forward_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> Optional[torch.Tensor]:
         self.live = output
-        self.activation = output.detach().clone()
-        if self.want_grad and output.requires_grad:
+        self.activation = output.detach()
+        self._version = output._version
+        return output.clone() if self.copy else None
 
-            def store(grad: torch.Tensor) -> None:
-                self.gradient = grad.detach().clone()
+    @property
+    def modified(self) -> bool:
+        """True when an in-place op changed the captured output after the hook ran."""
+        return self.live is not None and self.live._version != self._version
 
-            self._handles.append(output.register_hook(store))
+    def gradient_of(self, score: torch.Tensor) -> Optional[torch.Tensor]:
+        """d score / d (layer output), or None when the score does not depend on it."""
+        if self.live is None or not self.live.requires_grad:
+            return None
+        (g,) = torch.autograd.grad(score, self.live, allow_unused=True)
+        return g
 
     def __enter__(self) -> "LayerCapture":
-        self._handles.append(self.layer.register_forward_hook(self._forward_hook))
+        self._handle = self.layer.register_forward_hook(self._forward_hook)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
         self.live = None
 
 
@@ -71,7 +85,7 @@ def layer_outputs(model: nn.Module, layer: str, x: torch.Tensor, reduce=None, ba
     model.eval()
     out = []
     try:
-        with LayerCapture(model, layer, grad=False) as cap:
+        with LayerCapture(model, layer) as cap:
             for i in range(0, x.shape[0], batch_size):
                 model(x[i : i + batch_size])
                 act = cap.activation

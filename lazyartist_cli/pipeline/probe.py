@@ -45,7 +45,7 @@ def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.
 
 
 def _n_units(model: nn.Module, layer: str, device: torch.device) -> int:
-    with torch.no_grad(), LayerCapture(model, layer, grad=False) as cap:
+    with torch.no_grad(), LayerCapture(model, layer) as cap:
         model.eval()(torch.zeros(1, 3, 28, 28, device=device))
     if cap.activation is None:
         raise UsageError(f"layer {layer!r} is not used in the forward pass")
