@@ -49,9 +49,12 @@ class Attack:
         finally:
             model.train(was_training)
 
+    def succeeded(self, probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the prediction is the target with probability >= confidence."""
+        tp = probs.gather(1, target[:, None])[:, 0]
+        return (probs.argmax(1) == target) & (tp >= self.confidence)
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module, x_adv: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         probs = model(x_adv).softmax(1)
-        pred = probs.argmax(1)
-        tp = probs.gather(1, target[:, None])[:, 0]
-        return (pred == target) & (tp >= self.confidence), tp, pred
+        return self.succeeded(probs, target), probs.gather(1, target[:, None])[:, 0], probs.argmax(1)

@@ -28,18 +28,30 @@ class PGD(Attack):
             x_adv = project(x + noise, x, self.eps)
         b = x.shape[0]
         iterations = torch.full((b,), self.steps + 1, dtype=torch.long, device=x.device)
-        done, _, _ = self.evaluate(model, x_adv, target)
-        iterations[done] = 0
-        active = torch.nonzero(~done).flatten()
-        for it in range(1, self.steps + 1):
+        active = torch.arange(b, device=x.device)
+        # One forward pass per step: the logits that give the gradient at step `it`
+        # also say which images already succeeded after step `it - 1`.
+        for it in range(self.steps + 1):
             if active.numel() == 0:
                 break
-            xa, xo, ta = x_adv[active], x[active], target[active]
-            grad, _ = target_loss_grad(model, xa, ta)
-            xa = project(xa - self.step * grad.sign(), xo, self.eps)
-            x_adv[active] = xa
-            ok, _, _ = self.evaluate(model, xa, ta)
-            iterations[active[ok]] = it
-            active = active[~ok]
+            whole = active.numel() == b
+            xa = x_adv if whole else x_adv[active]
+            ta = target if whole else target[active]
+            if it == self.steps:  # the last check needs no gradient
+                ok, _, _ = self.evaluate(model, xa, ta)
+                iterations[active[ok]] = it
+                break
+            grad, probs = target_loss_grad(model, xa, ta)
+            ok = self.succeeded(probs, ta)
+            if ok.any():
+                iterations[active[ok]] = it
+                keep = ~ok
+                active, xa, grad, ta = active[keep], xa[keep], grad[keep], ta[keep]
+                whole = False
+            stepped = project(xa - self.step * grad.sign(), x if whole else x[active], self.eps)
+            if whole:
+                x_adv = stepped
+            else:
+                x_adv[active] = stepped
         success, tp, pred = self.evaluate(model, x_adv, target)
         return AttackResult(x_adv, success, iterations, tp, pred)

@@ -28,7 +28,7 @@ from .hooks import LayerCapture, last_conv_name
 class GradCAM(Attribution):
     name = "gradcam"
 
-    def __init__(self, layer: Optional[str] = None, batch_size: int = 64):
+    def __init__(self, layer: Optional[str] = None, batch_size: int = 128):
         self.layer = layer
         self.batch_size = batch_size
 
@@ -75,7 +75,7 @@ class GradCAM(Attribution):
 
 
 def grad_cam(
-    model: nn.Module, x: torch.Tensor, layer: Optional[str] = None, target: Optional[torch.Tensor] = None, batch_size: int = 64
+    model: nn.Module, x: torch.Tensor, layer: Optional[str] = None, target: Optional[torch.Tensor] = None, batch_size: int = 128
 ) -> torch.Tensor:
     """Functional form: maps (B, H, W) in [0, 1]."""
     return GradCAM(layer, batch_size)(model, x, target).maps
