@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict readable with ``torch.load(path, weights_only=True)``:
 ``format``, ``model_name``, ``num_classes``, ``model`` (state dict),
-``optimizer``, ``strategy`` (state dict of the strategy module), ``epoch``,
+``input`` (rgb, or grayscale for the oracle), ``optimizer``, ``strategy`` (state dict of the strategy module), ``epoch``,
 ``metrics``, ``rng`` (torch/CUDA/Python/NumPy states), ``config`` (the resolved
 run config) and ``history``. ``model_from_checkpoint`` rebuilds the model
 from the checkpoint alone.
@@ -59,7 +59,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:
-    model = build_model(ckpt["model_name"], num_classes=ckpt.get("num_classes", 10))
+    model = build_model(ckpt["model_name"], num_classes=ckpt.get("num_classes", 10), input=ckpt.get("input", "rgb"))
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:

@@ -101,6 +101,9 @@ class TrainConfig(Section):
     dataset: Optional[str] = Field(None, description="dataset name; default data.name")
     model: str = "lazy-cnn"
     strategy: str = "erm"
+    input: Literal["rgb", "grayscale"] = Field(
+        "rgb", description="grayscale: the oracle, fed colour-free copies of the same images (never a robust method)"
+    )
     epochs: int = Field(12, ge=1, le=10_000)
     batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(1e-3, gt=0, le=10)
@@ -223,6 +226,68 @@ class SAEConfig(Section):
     n_intervention_images: int = Field(1000, ge=10, le=10_000)
 
 
+STUDY_ANALYSES = ("counterfactual", "gradcam", "probe", "attack", "sae")
+
+
+class StudyConfig(Section):
+    """``[study]``: what ``lazy study`` runs and ``lazy report`` writes up."""
+
+    model: str = "lazy-cnn"
+    baseline: str = Field("erm", description="the strategy that learns the shortcut")
+    strategies: list[str] = Field(default_factory=lambda: ["consistency", "input-gradient"], description="robust strategies compared")
+    seeds: int = Field(1, ge=1, le=10, description="seeds seed, seed+1, ... per strategy")
+    oracle: bool = Field(True, description="also train the baseline on grayscale copies (the colour-free ceiling)")
+    analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES), description="run on the first seed of each strategy")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        return TrainConfig._known_model(v)
+
+    @field_validator("baseline")
+    @classmethod
+    def _known_baseline(cls, v: str) -> str:
+        return TrainConfig._known_strategy(v)
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, v: list[str]) -> list[str]:
+        for name in v:
+            TrainConfig._known_strategy(name)
+        if len(set(v)) != len(v):
+            raise ValueError("strategies are listed twice")
+        return v
+
+    @field_validator("analyses")
+    @classmethod
+    def _known_analyses(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a not in STUDY_ANALYSES]
+        if bad:
+            raise ValueError(f"unknown analysis {bad[0]!r}; valid: {', '.join(STUDY_ANALYSES)}")
+        return v
+
+
+class ReportConfig(Section):
+    """``[report]``: ``lazy report``."""
+
+    dir: str = Field("report", description="under the runs directory")
+    title: str = "Shortcut learning on Colored-MNIST"
+
+    @field_validator("dir")
+    @classmethod
+    def _plain_dir(cls, v: str) -> str:
+        from .errors import UsageError
+        from .runs import RESERVED_NAMES, check_name
+
+        if v in RESERVED_NAMES - {"report"}:
+            raise ValueError(f"report dir {v!r} is used by the runs/ layout; choose another")
+        try:
+            check_name(v if v != "report" else "report-dir", "report dir")
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
 class RunConfig(Section):
     """The whole run file."""
 
@@ -237,6 +302,8 @@ class RunConfig(Section):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     attack: AttackConfig = Field(default_factory=AttackConfig)
     sae: SAEConfig = Field(default_factory=SAEConfig)
+    study: StudyConfig = Field(default_factory=StudyConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     def data_seed(self) -> int:
         return self.seed if self.data.seed is None else self.data.seed
@@ -252,7 +319,8 @@ class RunConfig(Section):
         return self.train.dataset or self.data.name
 
     def run_name(self) -> str:
-        return self.train.name or f"{self.train.model}-{self.train.strategy}-s{self.seed}"
+        gray = "-gray" if self.train.input == "grayscale" else ""
+        return self.train.name or f"{self.train.model}-{self.train.strategy}{gray}-s{self.seed}"
 
 
 def _validate_strategy_sections(cfg: RunConfig) -> list[str]:

@@ -3,7 +3,7 @@
 import typer
 
 from .. import __version__
-from . import attack, data, evaluate, interpret, train
+from . import attack, data, evaluate, interpret, study, train
 
 app = typer.Typer(
     name="lazy",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for sub in (data.app, train.app, evaluate.app, interpret.app, attack.app):
+for sub in (data.app, train.app, evaluate.app, interpret.app, attack.app, study.app):
     for cmd in sub.registered_commands:
         app.registered_commands.append(cmd)
 

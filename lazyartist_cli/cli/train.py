@@ -19,12 +19,13 @@ def train(
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (train.name); default <model>-<strategy>-s<seed>.", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (train.epochs).", show_default=False)] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset name (train.dataset).", show_default=False)] = None,
+    input: Annotated[Optional[str], typer.Option("--input", help="rgb | grayscale (the oracle; train.input).", show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from last.pt.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run of that name.")] = False,
 ) -> dict[str, Any]:
     cfg = ctx.load(**{
         "train.strategy": strategy, "train.model": model, "train.name": name,
-        "train.epochs": epochs, "train.dataset": dataset,
+        "train.epochs": epochs, "train.dataset": dataset, "train.input": input,
     })
     res = run_train(cfg, ctx.runs_dir, resume=resume, force=force, reporter=ctx.reporter)
     table = Table(title=f"run {res.name}: best epoch {res.best_epoch} (selected on easy val)")

@@ -22,6 +22,7 @@ from ..runs import dataset_dir, ensure_dir, read_json, sha256_file, staging_dir,
 from .reporter import SILENT, Reporter
 
 METADATA = "metadata.json"
+VERIFY = "verify.json"  # written by verify-data
 
 
 @dataclass
@@ -162,4 +163,7 @@ def run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool = True, reporter
         reporter.update("verify", 1)
     reporter.done("verify")
     ok = all(s["ok"] for s in stats.values())
+    # what `lazy report` reads: the measurements, next to the dataset they describe
+    write_json_atomic(final / VERIFY, {"dataset": meta["name"], "fingerprint": meta.get("fingerprint"), "ok": ok,
+                                       "palette": meta["palette"], "splits": stats, "grids": grid_paths})
     return VerifyResult(final, ok, stats, hashes_ok, grid_paths)

@@ -50,6 +50,18 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def resolved_config(cfg: RunConfig) -> dict[str, Any]:
+    """The config stored with a run: defaults filled in, only the strategy in use.
+    Sections that do not change training (study, report, analyses) are left out."""
+    resolved = cfg.model_dump(mode="json")
+    for section in ("study", "report", "eval", "counterfactual", "gradcam", "probe", "attack", "sae"):
+        resolved.pop(section, None)
+    resolved["train"]["name"] = cfg.run_name()
+    resolved["train"]["dataset"] = cfg.dataset_name()
+    resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
+    return resolved
+
+
 def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     """The order of epoch ``epoch``: depends on (seed, epoch) only, so a resumed run sees the same batches."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
@@ -61,10 +73,7 @@ def run_train(
     t = cfg.train
     name = cfg.run_name()
     out = run_dir(runs_dir, name)
-    resolved = cfg.model_dump(mode="json")
-    resolved["train"]["name"] = name
-    resolved["train"]["dataset"] = cfg.dataset_name()
-    resolved["strategy"] = {t.strategy: cfg.strategy_config().model_dump(mode="json")}
+    resolved = resolved_config(cfg)
     if resume and force:
         raise UsageError("--resume and --force cannot be combined")
     start_ckpt: Optional[dict[str, Any]] = None
@@ -95,9 +104,9 @@ def run_train(
     n = x_tr.shape[0]
     n_eval = min(t.train_eval_size, n)
 
-    model = build_model(t.model).to(device)
+    model = build_model(t.model, input=t.input).to(device)
     palette = meta["palette"]["rgb"]
-    strategy = build_strategy(t.strategy, cfg.strategy_config(), lambda: build_model(t.model), n)
+    strategy = build_strategy(t.strategy, cfg.strategy_config(), lambda: build_model(t.model, input=t.input), n)
     if hasattr(strategy, "palette"):
         strategy.palette = torch.tensor(palette, dtype=torch.float32) / 255.0
     strategy.to(device)
@@ -168,7 +177,7 @@ def run_train(
         row["images_per_second"] = round(n / seconds, 1)
         history.append(row)
         state = dict(
-            model_name=t.model, num_classes=10, model=model.state_dict(), optimizer=opt.state_dict(),
+            model_name=t.model, num_classes=10, input=t.input, model=model.state_dict(), optimizer=opt.state_dict(),
             strategy=strategy.state_dict(), epoch=epoch, metrics=row, config=resolved, history=history,
         )
         if val_acc > best["val_acc"]:  # model selection on easy validation accuracy only

@@ -1,0 +1,51 @@
+"""``lazy study`` and ``lazy report``."""
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import UsageError
+from ..pipeline.report import run_report
+from ..pipeline.study import run_study
+from .common import Ctx, lazy_command
+
+app = typer.Typer()
+
+
+@lazy_command(app, "study", help="Run the whole study of a run file (data, training, every analysis, report); resumable.")
+def study(
+    ctx: Ctx,
+    run_file: Annotated[Optional[Path], typer.Argument(help="TOML run file (same as --config).", show_default=False)] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per strategy (study.seeds).", show_default=False)] = None,
+) -> dict[str, Any]:
+    if run_file is not None:
+        if ctx.config_path is not None and ctx.config_path != run_file:
+            raise UsageError("give the run file once: as the argument or as --config, not both")
+        ctx.config_path = run_file
+    cfg = ctx.load(**{"study.seeds": seeds})
+    res = run_study(cfg, ctx.runs_dir, reporter=ctx.reporter)
+    table = Table(title=f"study: {len(res['runs'])} runs, {res['seconds']:.0f} s")
+    for col in ("step", "target", "status", "seconds"):
+        table.add_column(col, justify="right" if col == "seconds" else "left")
+    for s in res["steps"]:
+        table.add_row(s["step"], s["target"], s["status"], f"{s['seconds']:.1f}")
+    ctx.print(table)
+    ctx.print(f"report: {res['report']}")
+    return res
+
+
+@lazy_command(app, "report", help="Write the Markdown study report from what the runs stored.")
+def report(ctx: Ctx) -> dict[str, Any]:
+    cfg = ctx.load()
+    res = run_report(cfg, ctx.runs_dir, reporter=ctx.reporter)
+    table = Table(title=f"report: {res['path']}")
+    table.add_column("section")
+    table.add_column("numbers", justify="right")
+    table.add_column("not run", justify="right")
+    for sec in res["sections"]:
+        n = sum(1 for x in res["numbers"] if x["section"] == sec["title"])
+        table.add_row(sec["title"], str(n), str(len(sec["not_run"])))
+    ctx.print(table)
+    return res
