@@ -89,7 +89,7 @@ def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
     from .train import _comparable, resolved_config
 
     out = run_dir(runs_dir, rcfg.run_name())
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(not p.name.startswith(".") for p in out.iterdir()):
         return "absent"
     if not (out / "config.json").is_file():
         return "other"

@@ -77,7 +77,7 @@ def run_train(
     if resume and force:
         raise UsageError("--resume and --force cannot be combined")
     start_ckpt: Optional[dict[str, Any]] = None
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):  # dotfiles: temp files of a killed write
         if resume:
             old = read_json(out / "config.json", "run config")
             if _comparable(old.get("config", {})) != _comparable(resolved):

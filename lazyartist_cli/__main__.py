@@ -1,0 +1,5 @@
+"""``python -m lazyartist_cli`` runs the ``lazy`` command."""
+
+from .cli.app import main
+
+main()

@@ -1,0 +1,159 @@
+"""`lazy study` and `lazy report` on a tiny real-MNIST study: resumable, deterministic,
+"not run" parts reported with their commands, --json sources that exist."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lazyartist_cli.cli.app import app
+from lazyartist_cli.pipeline.report import TIMESTAMP_PREFIX
+
+runner = CliRunner()
+
+TINY = """
+[data]
+n_train = 2000
+n_val = 500
+n_test = 500
+mnist_dir = "{mnist}"
+[train]
+epochs = 2
+lr = 0.004
+[study]
+strategies = ["consistency"]
+analyses = ["counterfactual", "attack"]
+[counterfactual]
+n_images = 40
+n_figures = 1
+[attack]
+steps = 5
+sweep = [0.05, 0.1]
+sweep_steps = 3
+n_figures = 1
+"""
+
+STORED = ["eval/metrics.json", "counterfactual/summary.json"]  # metrics files (history and checkpoints also hold wall times)
+
+
+def tiny_config(tmp: Path, mnist_dir: Path) -> Path:
+    path = tmp / "tiny.toml"
+    path.write_text(TINY.format(mnist=mnist_dir))
+    return path
+
+
+def study(cfg: Path, runs: Path, *extra: str):
+    res = runner.invoke(app, ["study", str(cfg), "--runs-dir", str(runs), "--device", "cpu", "-q", "--json", *extra])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def weights_digest(path: Path) -> str:
+    """SHA-256 of a checkpoint's model weights (the file also holds wall times)."""
+    import torch
+
+    state = torch.load(path, weights_only=True)["model"]
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def snapshot(runs: Path, names: list[str]) -> dict[str, object]:
+    """The metrics files' bytes and the best checkpoints' weights of the named runs."""
+    out: dict[str, object] = {f"{n}/{f}": (runs / n / f).read_bytes() for n in names for f in STORED if (runs / n / f).exists()}
+    out.update({f"{n}/best.pt": weights_digest(runs / n / "best.pt") for n in names})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory, mnist_dir):
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = tiny_config(tmp, mnist_dir)
+    runs = tmp / "runs"
+    out = study(cfg, runs)
+    return cfg, runs, out
+
+
+def test_study_trains_every_run_and_writes_the_report(tiny_study):
+    cfg, runs, out = tiny_study
+    assert out["runs"] == ["lazy-cnn-erm-s0", "lazy-cnn-consistency-s0", "lazy-cnn-erm-gray-s0"]
+    assert {s["status"] for s in out["steps"]} == {"ran"}
+    assert [s["step"] for s in out["steps"]].count("attack") == 2  # first seed of baseline and strategy, not the oracle
+    text = Path(out["report"]).read_text()
+    for n in range(1, 9):
+        assert f"## {n}. " in text
+    assert "**oracle** (grayscale)" in text
+    # analyses left out of the study are reported as not run, with the command
+    assert "not run" in text and "lazy probe lazy-cnn-erm-s0 lazy-cnn-consistency-s0" in text
+    # every image the report links exists, relative to the report
+    for line in text.splitlines():
+        if line.startswith("<img src="):
+            rel = line.split('"')[1]
+            assert (Path(out["report"]).parent / rel).is_file(), rel
+
+
+def test_study_again_skips_everything_and_changes_nothing(tiny_study):
+    cfg, runs, out = tiny_study
+    before = snapshot(runs, out["runs"])
+    again = study(cfg, runs)
+    assert {s["status"] for s in again["steps"] if s["step"] != "report"} == {"up to date"}
+    assert snapshot(runs, out["runs"]) == before
+
+
+def test_more_seeds_reuse_the_first(tiny_study):
+    cfg, runs, out = tiny_study
+    before = snapshot(runs, out["runs"])
+    more = study(cfg, runs, "--seeds", "2")
+    ran = {s["target"] for s in more["steps"] if s["step"] == "train" and s["status"] == "ran"}
+    assert ran == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1", "lazy-cnn-erm-gray-s1"}
+    assert snapshot(runs, out["runs"]) == before
+    text = Path(more["report"]).read_text()
+    assert "| `consistency` | robust | 2 |" in text and " ± " in text
+
+
+def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_study):
+    cfg, runs, _ = tiny_study
+    texts = []
+    for _ in range(2):
+        res = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(runs), "--json", "-q"])
+        assert res.exit_code == 0, res.output
+        payload = json.loads(res.stdout)
+        texts.append(Path(payload["path"]).read_text().splitlines())
+    a, b = texts
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    assert len(a) == len(b) and all(a[i].startswith(TIMESTAMP_PREFIX) for i in differ)
+    assert [s["title"][:2] for s in payload["sections"]] == [f"{n}." for n in range(1, 9)]
+    assert payload["numbers"] and all((runs / n["source"]).is_file() for n in payload["numbers"])
+    # a number in the report is the stored one
+    first = next(n for n in payload["numbers"] if n["key"] == "baseline.test_hard")
+    stored = json.loads((runs / first["source"]).read_text())["test_hard"]
+    assert first["value"] == stored and f"{100 * stored:.1f}%" in "\n".join(a)
+
+
+def test_same_study_twice_gives_identical_metrics(tiny_study, tmp_path):
+    cfg, runs, out = tiny_study
+    ref = snapshot(runs, out["runs"])
+    moved = tmp_path / "first"
+    shutil.move(str(runs), moved)  # rerun in the same place: stored paths are the same
+    try:
+        study(cfg, runs)
+        assert snapshot(runs, out["runs"]) == ref
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+        shutil.move(str(moved), runs)
+
+
+def test_report_on_nothing_says_not_run(tmp_path, mnist_dir):
+    cfg = tiny_config(tmp_path, mnist_dir)
+    res = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(tmp_path / "runs"), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    text = Path(payload["path"]).read_text()
+    assert "Traceback" not in text and "error" not in text.lower()
+    assert text.count("not run") >= 6 and "lazy make-data" in text
+    assert sum(len(s["not_run"]) for s in payload["sections"]) >= 6
