@@ -22,7 +22,8 @@ SMALL = ["--set", "data.n_train=3000", "--set", "data.n_val=1000", "--set", "dat
 
 
 def lazy(*args: str, kill_after: float | None = None) -> int:
-    """Run `python -m lazyartist_cli ARGS`; with kill_after, SIGKILL it after that many seconds."""
+    """Run `python -m lazyartist_cli ARGS`; with kill_after, SIGKILL it after that many seconds.
+    Returns the exit status (-SIGKILL when it was killed)."""
     proc = subprocess.Popen([sys.executable, "-m", "lazyartist_cli", *args, "-q"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONHASHSEED": "0"})
     if kill_after is None:
@@ -53,9 +54,11 @@ def test_make_data_killed_anywhere_then_rerun(tmp_path, mnist_dir):
     names = ["train.pt", "val.pt", "test_easy.pt", "test_hard.pt", "metadata.json"]
     want = files_of(ref / "datasets" / "colored-mnist", names[:-1])
     rng = random.Random(0)
+    killed = 0
     for trial in range(3):
         runs = tmp_path / f"k{trial}"
-        lazy("make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), *SMALL, kill_after=rng.uniform(0.3, full))
+        rc = lazy("make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), *SMALL, kill_after=rng.uniform(0.3, full))
+        killed += rc == -signal.SIGKILL
         ds = runs / "datasets" / "colored-mnist"
         if (ds / "metadata.json").is_file():  # complete: every split is there and matches
             assert files_of(ds, names[:-1]) == want
@@ -64,6 +67,7 @@ def test_make_data_killed_anywhere_then_rerun(tmp_path, mnist_dir):
         lazy("make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), *SMALL)
         assert files_of(ds, names[:-1]) == want
         lazy("verify-data", "--runs-dir", str(runs))
+    assert killed  # at least one trial was really cut off
 
 
 def test_train_killed_anywhere_then_resumed(tmp_path, small_dataset):
@@ -73,10 +77,11 @@ def test_train_killed_anywhere_then_resumed(tmp_path, small_dataset):
     full = timed_run(*args, "--runs-dir", str(ref))
     want = torch.load(ref / "k" / "last.pt", weights_only=True)["model"]
     rng = random.Random(1)
+    killed = 0
     for trial in range(2):
         runs = tmp_path / f"k{trial}"
         shutil.copytree(small_dataset / "datasets", runs / "datasets")
-        lazy(*args, "--runs-dir", str(runs), kill_after=rng.uniform(2.0, full))
+        killed += lazy(*args, "--runs-dir", str(runs), kill_after=rng.uniform(2.0, full)) == -signal.SIGKILL
         run = runs / "k"
         for ckpt in ("best.pt", "last.pt"):  # whatever is there loads
             if (run / ckpt).exists():
@@ -85,6 +90,7 @@ def test_train_killed_anywhere_then_resumed(tmp_path, small_dataset):
         lazy(*args, "--runs-dir", str(runs), *resume)
         got = torch.load(run / "last.pt", weights_only=True)["model"]
         assert all(torch.equal(want[k], got[k]) for k in want)
+    assert killed
 
 
 def test_study_killed_anywhere_then_rerun(tmp_path, mnist_dir):
@@ -96,11 +102,14 @@ def test_study_killed_anywhere_then_rerun(tmp_path, mnist_dir):
     want = snapshot(runs, run_names)
     shutil.move(str(runs), tmp_path / "ref")
     rng = random.Random(2)
+    killed = 0
     for trial in range(2):
-        lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu", kill_after=rng.uniform(3.0, full))
+        rc = lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu", kill_after=rng.uniform(3.0, full))
+        killed += rc == -signal.SIGKILL
         lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu")
         assert snapshot(runs, run_names) == want
         shutil.rmtree(runs)
+    assert killed
 
 
 @pytest.fixture(autouse=True)

@@ -192,9 +192,13 @@ def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callab
                 _fail(err, opts["json_out"], LazyError(
                     f"unexpected {type(exc).__name__}: {exc} (a bug in lazy; rerun with LAZY_DEBUG=1 for the traceback)"
                 ))
+            failed = isinstance(result, dict) and result.get("ok") is False
+            if failed:  # a check that ran and failed: one line saying what, exit 1
+                result = {**result, "exit_code": 1}
+                err.print(f"[bold red]error:[/bold red] {escape(str(result.get('error') or name + ' failed'))}", soft_wrap=True)
             if opts["json_out"]:
                 emit_json(result if result is not None else {"ok": True})
-            if isinstance(result, dict) and result.get("ok") is False:
+            if failed:
                 raise typer.Exit(1)
 
         wrapper.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]

@@ -81,8 +81,11 @@ def verify_data(
     for split, path in res.grids.items():
         ctx.print(f"sample grid {split}: {path}")
     ctx.print("[green]dataset verified[/green]" if res.ok else "[red]dataset FAILED verification[/red]")
+    failing = [f"{split}: {', '.join(k for k, v in st.get('checks', {}).items() if not v)}"
+               for split, st in res.splits.items() if not st.get("ok")]
     return {
         "ok": res.ok,
+        "error": None if res.ok else f"dataset {cfg.data.name!r} failed verification ({'; '.join(failing)})",
         "dataset_dir": str(res.dataset_dir),
         "splits": res.splits,
         "hashes_ok": res.hashes_ok,
