@@ -57,7 +57,7 @@ def test_make_data_killed_anywhere_then_rerun(tmp_path, mnist_dir):
     killed = 0
     for trial in range(3):
         runs = tmp_path / f"k{trial}"
-        rc = lazy("make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), *SMALL, kill_after=rng.uniform(0.3, full))
+        rc = lazy("make-data", "--runs-dir", str(runs), "--mnist-dir", str(mnist_dir), *SMALL, kill_after=rng.uniform(0.3, 0.8 * full))
         killed += rc == -signal.SIGKILL
         ds = runs / "datasets" / "colored-mnist"
         if (ds / "metadata.json").is_file():  # complete: every split is there and matches
@@ -81,7 +81,7 @@ def test_train_killed_anywhere_then_resumed(tmp_path, small_dataset):
     for trial in range(2):
         runs = tmp_path / f"k{trial}"
         shutil.copytree(small_dataset / "datasets", runs / "datasets")
-        killed += lazy(*args, "--runs-dir", str(runs), kill_after=rng.uniform(2.0, full)) == -signal.SIGKILL
+        killed += lazy(*args, "--runs-dir", str(runs), kill_after=rng.uniform(2.0, 0.8 * full)) == -signal.SIGKILL
         run = runs / "k"
         for ckpt in ("best.pt", "last.pt"):  # whatever is there loads
             if (run / ckpt).exists():
@@ -104,7 +104,7 @@ def test_study_killed_anywhere_then_rerun(tmp_path, mnist_dir):
     rng = random.Random(2)
     killed = 0
     for trial in range(2):
-        rc = lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu", kill_after=rng.uniform(3.0, full))
+        rc = lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu", kill_after=rng.uniform(3.0, 0.8 * full))
         killed += rc == -signal.SIGKILL
         lazy("study", str(cfg), "--runs-dir", str(runs), "--device", "cpu")
         assert snapshot(runs, run_names) == want
