@@ -108,7 +108,7 @@ class TrainConfig(Section):
     batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(1e-3, gt=0, le=10)
     weight_decay: float = Field(0.0, ge=0)
-    eval_batch_size: int = Field(2000, ge=1)
+    eval_batch_size: int = Field(128, ge=1, description="images per forward pass when scoring after each epoch")
     train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
     monitor_hard: bool = True
 
@@ -135,7 +135,7 @@ class EvalConfig(Section):
     """``[eval]``: ``lazy eval``."""
 
     n_failures: int = Field(16, ge=1, le=256)
-    batch_size: int = Field(2000, ge=1)
+    batch_size: int = Field(128, ge=1)
 
 
 class CounterfactualConfig(Section):
@@ -154,7 +154,7 @@ class GradcamConfig(Section):
     n_images: int = Field(32, ge=1, le=1024, description="test_hard images drawn as overlays")
     n_scores: int = Field(1000, ge=1, le=10_000, description="test_hard images scored for stroke mass")
     n_panels: int = Field(4, ge=0, le=64, description="three-panel figures per run")
-    batch_size: int = Field(256, ge=1)
+    batch_size: int = Field(128, ge=1)
     ig_steps: int = Field(32, ge=2, le=512)
     smoothgrad_samples: int = Field(25, ge=1, le=256)
     smoothgrad_sigma: float = Field(0.15, gt=0, le=1)

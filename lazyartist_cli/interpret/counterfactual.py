@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.colorize import recolor
+from ..models import INFERENCE_BATCH
 
 
 @torch.no_grad()
@@ -34,7 +35,7 @@ def recolor_all(
 
 
 @torch.no_grad()
-def counterfactual_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+def counterfactual_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted class, confidence) of each image."""
     was = model.training
     model.eval()

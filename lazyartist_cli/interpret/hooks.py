@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UsageError
+from ..models import INFERENCE_BATCH
 
 
 def find_layer(model: nn.Module, name: str) -> nn.Module:
@@ -78,7 +79,7 @@ class LayerCapture:
 
 
 @torch.no_grad()
-def layer_outputs(model: nn.Module, layer: str, x: torch.Tensor, reduce=None, batch_size: int = 1000) -> torch.Tensor:
+def layer_outputs(model: nn.Module, layer: str, x: torch.Tensor, reduce=None, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """The layer's output for images x (N, 3, H, W), batched, in eval mode (mode restored).
     ``reduce`` maps each batch's output to what is kept (default: flattened to (B, -1))."""
     was = model.training

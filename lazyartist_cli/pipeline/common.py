@@ -15,11 +15,12 @@ import torch.nn.functional as F
 from .. import __version__
 from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..errors import LazyError
+from ..models import INFERENCE_BATCH
 from ..runs import run_dir
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """Logits of ``model`` on x (N, 3, H, W), batched, in eval mode; restores the mode."""
     was_training = model.training
     model.eval()

@@ -14,7 +14,7 @@ from ..interpret import ATTRIBUTIONS
 from ..interpret.attention import DIFFUSE, LABELS, STROKE_FOCUSED, attention_scores
 from ..interpret.base import Attribution
 from ..runs import write_json_atomic
-from .common import LoadedRun, for_each_run
+from .common import LoadedRun, for_each_run, predict
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
 
@@ -88,7 +88,7 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
 
     # biased vs conflicting: the same digit in test_easy (aligned, predicted right) and in test_hard
     with torch.no_grad():
-        pe = run.model(xe[:2000]).argmax(1)
+        pe = predict(run.model, xe[:2000]).argmax(1)
     ok = torch.nonzero((pe == ye[:2000]) & (easy.colors[:2000].to(ye.device) == ye[:2000])).flatten()
     study = []
     rows = []

@@ -18,6 +18,7 @@ from ..interpret.counterfactual import recolor_all
 from ..interpret.hooks import LayerCapture, find_layer, layer_outputs
 from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
 from ..runs import write_json_atomic, write_text_atomic
+from ..models import INFERENCE_BATCH
 from .common import LoadedRun, for_each_run
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
@@ -31,7 +32,7 @@ def default_layers(model: nn.Module) -> list[str]:
 
 
 def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.Tensor, objective: str,
-                    batch_size: int = 1000) -> torch.Tensor:
+                    batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """Responses (N, U) of the chosen units to images x (N, 3, H, W)."""
 
     def reduce(act: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from ..interpret.hooks import find_layer, layer_outputs
 from ..runs import torch_save_atomic, write_json_atomic, write_text_atomic
 from ..sae.analysis import FEATURE_LABELS, PURE, label_feature, purity, replace_layer_output, sae_metrics
 from ..sae.model import SparseAutoencoder, train_sae
+from ..models import INFERENCE_BATCH
 from .common import LoadedRun, for_each_run, predict
 from .evaluate import SplitCache, _to_hwc
 from .reporter import SILENT, Reporter
@@ -31,13 +32,13 @@ def penultimate_layer(model: nn.Module) -> str:
     return leaves[last_linear - 1][0]
 
 
-def cache_activations(model: nn.Module, layer: str, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def cache_activations(model: nn.Module, layer: str, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """The layer's output for every image, flattened to (N, d)."""
     return layer_outputs(model, layer, x, batch_size=batch_size)
 
 
 @torch.no_grad()
-def _probs(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def _probs(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     return predict(model, x, batch_size).softmax(1)
 
 
