@@ -192,6 +192,7 @@ class AttackConfig(Section):
     n_images: Optional[int] = Field(None, ge=10, description="source images attacked; default: all of the source class")
     sweep: list[float] = Field(default_factory=lambda: [0.01, 0.02, 0.03, 0.05, 0.07, 0.1])
     sweep_steps: int = Field(40, ge=1, le=10_000, description="PGD steps per sweep point (the headline uses steps)")
+    sweep_images: Optional[int] = Field(256, ge=10, description="source images in the eps sweep (the first ones); none: all")
     n_figures: int = Field(4, ge=0, le=32)
 
     @field_validator("sweep")

@@ -51,12 +51,13 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
     results = {name: make_attack(name, a, a.eps, cfg.seed)(run.model, x, target) for name in ATTACKS}
     headline = {name: summarize(r, x) for name, r in results.items()}
     curves: dict[str, list[float]] = {name: [] for name in ATTACKS}
+    n_sweep = x.shape[0] if a.sweep_images is None else min(a.sweep_images, x.shape[0])  # the first n source images
     for eps in a.sweep:
         for name in ATTACKS:
-            if eps == a.eps and a.sweep_steps == a.steps:
+            if eps == a.eps and a.sweep_steps == a.steps and n_sweep == x.shape[0]:
                 res = results[name]
             else:
-                res = make_attack(name, a, eps, cfg.seed, a.sweep_steps)(run.model, x, target)
+                res = make_attack(name, a, eps, cfg.seed, a.sweep_steps)(run.model, x[:n_sweep], target[:n_sweep])
             curves[name].append(res.success.float().mean().item())
     out_dir = run.path / "attack"
     pgd = results["pgd"]
@@ -73,7 +74,7 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
         "run": run.name, "source_class": a.source_class, "target_class": a.target_class, "eps": a.eps, "split": a.split,
         "clean_source_accuracy": (clean.argmax(1) == a.source_class).float().mean().item(),
         "clean_target_rate": (clean.argmax(1) == a.target_class).float().mean().item(),
-        "methods": headline, "sweep": {"eps": a.sweep, "pgd_steps": a.sweep_steps, "success": curves}, "paths": paths,
+        "methods": headline, "sweep": {"eps": a.sweep, "pgd_steps": a.sweep_steps, "n": n_sweep, "success": curves}, "paths": paths,
     }
     write_json_atomic(out_dir / "summary.json", result)
     paths["summary"] = str(out_dir / "summary.json")

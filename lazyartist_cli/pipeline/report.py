@@ -326,10 +326,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke; a map is stroke-focused when that share is at least 0.5):")
         w.p()
         w.table(["run", "images", "stroke share (mean)", "stroke-focused", "diffuse", "background"], rows)
-        for sp in first:
-            gc = files[sp.name].get("gradcam")
-            if gc:
-                w.fig(gc.get("paths", {}).get("biased_vs_conflicting"), f"{method} {sp.name}", 520)
+        _run_figures(w, first, files, "gradcam", "biased_vs_conflicting", method)
     else:
         w.not_run("Grad-CAM", f"lazy gradcam {' '.join(sp.name for sp in first)}")
     reporter.update("report", 1)
@@ -431,10 +428,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p("Interventions (feature set to factor × its value, `label@factor`): mean share of test_easy predictions that flip:")
         w.p()
         w.table(["run", "features@factor", "features", "flipped"], irows)
-        for sp in first:
-            sa = files[sp.name].get("sae")
-            if sa:
-                w.fig(sa.get("paths", {}).get("feature_strips"), f"SAE features {sp.name}", 520)
+        _run_figures(w, first, files, "sae", "feature_strips", "SAE features")
     else:
         w.not_run("sae", f"lazy sae {' '.join(sp.name for sp in first)}")
     reporter.update("report", 1)
@@ -509,6 +503,14 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     write_text_atomic(path, "\n".join(w.lines).rstrip() + "\n")
     return {"ok": True, "path": str(path), "sections": w.sections, "numbers": w.numbers,
             "sources": sorted({n["source"] for n in w.numbers})}
+
+
+def _run_figures(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], what: str, key: str, alt: str) -> None:
+    """One stored figure per run, where the run's ``what`` result lists it under ``paths[key]``."""
+    for sp in runs:
+        res = files[sp.name].get(what)
+        if res:
+            w.fig(res.get("paths", {}).get(key), f"{alt} {sp.name}", 520)
 
 
 def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dict[str, RunFiles]) -> list[dict[str, Any]]:
