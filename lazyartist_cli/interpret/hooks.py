@@ -36,9 +36,10 @@ class LayerCapture:
     network gets a copy, so a later in-place op (``ReLU(inplace=True)``) cannot
     change what was captured; with ``copy=False`` nothing is copied and
     ``modified`` tells afterwards whether an in-place op did change it.
-    ``gradient_of(score)`` differentiates only down to this layer: the layers
-    below it are not back-propagated through. The hook is removed on exit, even
-    after an exception."""
+    A tensor hook registered on the output stores the gradient that reaches it;
+    ``gradient_of(score)`` differentiates only down to this layer (the layers
+    below it are not back-propagated through) and returns that gradient. The
+    hooks are removed on exit, even after an exception."""
 
     def __init__(self, model: nn.Module, layer_name: str, copy: bool = True):
         self.layer = find_layer(model, layer_name)
@@ -46,13 +47,20 @@ class LayerCapture:
         self.copy = copy
         self.activation: Optional[torch.Tensor] = None
         self.live: Optional[torch.Tensor] = None  # the output itself, still in the graph
+        self.gradient: Optional[torch.Tensor] = None  # set by the tensor hook
         self._version = 0
-        self._handle = None
+        self._handles: list = []
 
     def _forward_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> Optional[torch.Tensor]:
         self.live = output
         self.activation = output.detach()
         self._version = output._version
+        if output.requires_grad:
+
+            def store(grad: torch.Tensor) -> None:
+                self.gradient = grad
+
+            self._handles.append(output.register_hook(store))
         return output.clone() if self.copy else None
 
     @property
@@ -64,17 +72,18 @@ class LayerCapture:
         """d score / d (layer output), or None when the score does not depend on it."""
         if self.live is None or not self.live.requires_grad:
             return None
-        (g,) = torch.autograd.grad(score, self.live, allow_unused=True)
-        return g
+        self.gradient = None
+        torch.autograd.grad(score, self.live, allow_unused=True)
+        return self.gradient
 
     def __enter__(self) -> "LayerCapture":
-        self._handle = self.layer.register_forward_hook(self._forward_hook)
+        self._handles.append(self.layer.register_forward_hook(self._forward_hook))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
         self.live = None
 
 
