@@ -31,13 +31,24 @@ class InputGradient(Strategy):
     name = "input-gradient"
     Config = InputGradientConfig
 
+    # The double backward runs on chunks of this many images of the batch: the same
+    # loss (sums divided by the batch size), about 20% faster on a 2-core CPU than
+    # one graph for a batch of 128 (the chunk's tensors stay in cache).
+    chunk = 64
+
     def loss(self, model, batch):
-        x = batch["x"].clone().requires_grad_(True)
-        logits = model(x)
-        ce = F.cross_entropy(logits, batch["y"])
-        logp = F.log_softmax(logits, 1).gather(1, batch["y"][:, None]).sum()
-        (grad,) = torch.autograd.grad(logp, x, create_graph=True)
-        penalty = chromatic_part(grad).pow(2).sum((1, 2, 3)).mean()
+        x_all, y_all = batch["x"], batch["y"]
+        n = x_all.shape[0]
+        ce_sum, pen_sum = 0.0, 0.0
+        for i in range(0, n, self.chunk):
+            x = x_all[i : i + self.chunk].clone().requires_grad_(True)
+            y = y_all[i : i + self.chunk]
+            logits = model(x)
+            ce_sum = ce_sum + F.cross_entropy(logits, y, reduction="sum")
+            logp = F.log_softmax(logits, 1).gather(1, y[:, None]).sum()
+            (grad,) = torch.autograd.grad(logp, x, create_graph=True)
+            pen_sum = pen_sum + chromatic_part(grad).pow(2).sum()
+        ce, penalty = ce_sum / n, pen_sum / n
         loss = ce + self.cfg.weight * penalty
         return loss, {"ce": ce.item(), "chroma_grad": penalty.item()}
 
