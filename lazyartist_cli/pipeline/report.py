@@ -397,10 +397,14 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                 pairs.append((sp.name, evx["test_hard"], at["methods"]["pgd"]["success_rate"]))
         if len(pairs) >= 2:
             by_hard = sorted(pairs, key=lambda t: t[1])
-            strictly = all(by_hard[i][1] < by_hard[i + 1][1] and by_hard[i][2] > by_hard[i + 1][2] for i in range(len(by_hard) - 1))
-            w.p("**Did distribution-shift robustness come with adversarial robustness?** "
-                + ("Yes, in these runs: the higher a model's hard-test accuracy, the lower its PGD success rate. "
-                   if strictly else "Not consistently: ordering the models by hard-test accuracy does not strictly order their PGD success rates the other way. ")
+            steps = list(zip(by_hard, by_hard[1:]))
+            together = all(a[1] < b[1] and a[2] > b[2] for a, b in steps)
+            opposite = all(a[1] < b[1] and a[2] < b[2] for a, b in steps)
+            verdict = ("Yes, in these runs: the higher a model's hard-test accuracy, the lower its PGD success rate. " if together else
+                       "No, the opposite in these runs: the higher a model's hard-test accuracy, the higher its PGD success rate, "
+                       "so the models robust to the colour shift are the easier ones to push to the target class. " if opposite else
+                       "Not consistently: ordering the models by hard-test accuracy does not order their PGD success rates. ")
+            w.p("**Did distribution-shift robustness come with adversarial robustness?** " + verdict
                 + "; ".join(f"`{n}` hard {100 * h:.1f}%, PGD success {100 * p:.1f}%" for n, h, p in by_hard) + ".")
             w.p()
     else:
