@@ -194,6 +194,7 @@ class AttackConfig(Section):
     sweep_steps: int = Field(40, ge=1, le=10_000, description="PGD steps per sweep point (the headline uses steps)")
     sweep_images: Optional[int] = Field(256, ge=10, description="source images in the eps sweep (the first ones); none: all")
     n_figures: int = Field(4, ge=0, le=32)
+    batch_size: int = Field(128, ge=0, description="images attacked together; 0: all source images in one batch")
 
     @field_validator("sweep")
     @classmethod

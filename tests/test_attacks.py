@@ -83,3 +83,18 @@ def test_model_mode_is_restored(name):
 def test_unknown_attack():
     with pytest.raises(UsageError, match="valid: fgsm, pgd"):
         get_attack("cw")
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attacking_in_chunks_equals_one_batch(name):
+    torch.manual_seed(0)
+    model = build_model("lazy-cnn")
+    x, target = torch.rand(21, 3, 28, 28), torch.full((21,), 3)
+    attack = make(name, 0.05)
+    attack.confidence = 0.3  # some images stop early, at different steps
+    attack.batch_size = 8
+    chunked = attack(model, x, target)
+    attack.batch_size = 1000
+    whole = attack(model, x, target)
+    assert torch.allclose(chunked.x_adv, whole.x_adv, atol=1e-6)
+    assert torch.equal(chunked.iterations, whole.iterations) and torch.equal(chunked.success, whole.success)
