@@ -108,9 +108,13 @@ class RunFiles:
         self.probe = self.dir / "probe" / "units.json"
         self.attack = self.dir / "attack" / "summary.json"
         self.sae = self.dir / "sae" / "summary.json"
+        self._cache: dict[str, Optional[dict[str, Any]]] = {}
 
     def get(self, what: str) -> Optional[dict[str, Any]]:
-        return _load(getattr(self, what))
+        """The stored JSON result ``what`` (eval, counterfactual, ...), read once; None when absent."""
+        if what not in self._cache:
+            self._cache[what] = _load(getattr(self, what))
+        return self._cache[what]
 
 
 def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method: str) -> list[tuple[RunSpec, RunFiles]]:
