@@ -397,6 +397,12 @@ def load_config(path: Optional[Path] = None, overrides: Optional[dict[str, Any]]
     for key, value in (overrides or {}).items():
         if value is not None:
             set_dotted(tree, key, value)
+    return validate_config(tree)
+
+
+def validate_config(tree: dict[str, Any]) -> RunConfig:
+    """A run-config tree (as in the TOML file) validated, strategy sections included;
+    every problem becomes one line of a ``ConfigError``."""
     try:
         cfg = RunConfig.model_validate(tree)
     except ValidationError as exc:

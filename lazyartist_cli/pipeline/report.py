@@ -122,10 +122,10 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
     but for its seed joins that run's row (more seeds); any other run of the same
     model is an *extra* row of its own."""
     from .study import run_config
-    from .train import _comparable, resolved_config
+    from .train import comparable_config, resolved_config
 
     def same(stored: dict[str, Any], expected: dict[str, Any]) -> bool:
-        a, b = _comparable(stored), _comparable(expected)
+        a, b = comparable_config(stored), comparable_config(expected)
         for tree in (a, b):
             tree.pop("seed", None)
             tree.get("train", {}).pop("name", None)

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import ValidationError
-
-from ..config import RunConfig, _format_errors
-from ..errors import ConfigError, LazyError
+from ..config import RunConfig, validate_config
+from ..errors import LazyError
 from ..runs import read_json, run_dir, sha256_file, write_json_atomic
 from .data import METADATA, VERIFY, load_dataset_metadata, run_make_data, run_verify_data
 from .reporter import SILENT, Reporter
@@ -65,10 +63,7 @@ def run_config(cfg: RunConfig, spec: RunSpec) -> RunConfig:
     tree["seed"] = spec.seed
     tree["data"]["seed"] = cfg.data_seed()
     tree["train"].update(model=cfg.study.model, strategy=spec.strategy, input=spec.input, name=spec.name)
-    try:
-        return RunConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc)) from None
+    return validate_config(tree)
 
 
 def train_command(spec: RunSpec, cfg: RunConfig) -> str:
@@ -86,7 +81,7 @@ def _marker(runs_dir: Path, run: str, step: str) -> Path:
 
 def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
     """absent | partial | done | other (a run of that name trained with another config)."""
-    from .train import _comparable, resolved_config
+    from .train import comparable_config, resolved_config
 
     out = run_dir(runs_dir, rcfg.run_name())
     if not out.is_dir() or not any(not p.name.startswith(".") for p in out.iterdir()):
@@ -97,7 +92,7 @@ def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
         old = read_json(out / "config.json", "run config").get("config", {})
     except LazyError:
         return "other"
-    if _comparable(old) != _comparable(resolved_config(rcfg)):
+    if comparable_config(old) != comparable_config(resolved_config(rcfg)):
         return "other"
     hist = out / "history.jsonl"
     epochs = sum(1 for line in hist.read_text().splitlines() if line.strip()) if hist.is_file() else 0

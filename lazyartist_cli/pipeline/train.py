@@ -40,7 +40,8 @@ class TrainResult:
     paths: dict[str, str] = field(default_factory=dict)
 
 
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A stored run config without the keys that may change on resume (they do not change what is computed)."""
     out = json.loads(json.dumps(cfg))
     for path in RESUME_FREE:
         node = out
@@ -80,7 +81,7 @@ def run_train(
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):  # dotfiles: temp files of a killed write
         if resume:
             old = read_json(out / "config.json", "run config")
-            if _comparable(old.get("config", {})) != _comparable(resolved):
+            if comparable_config(old.get("config", {})) != comparable_config(resolved):
                 raise UsageError(f"--resume: run {name!r} was trained with a different config; use another --name or --force")
             if (out / "last.pt").is_file():
                 start_ckpt = load_checkpoint(out / "last.pt")
