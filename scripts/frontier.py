@@ -52,10 +52,35 @@ def slug(label: str) -> str:
     return label.replace("=", "").replace(",", "-")
 
 
+def macs_per_image(model: str, opts: dict[str, Any]) -> int:
+    """Multiply-accumulates of one forward pass (convolutions and linear layers): a cost that,
+    unlike images/s, does not depend on the machine or on what else it is doing."""
+    import torch
+
+    from lazyartist_cli.models import build_model
+
+    net = build_model(model, options=opts)
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, torch.nn.Conv2d):
+            total += out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1] // mod.groups
+        elif isinstance(mod, torch.nn.Linear):
+            total += out.numel() * mod.in_features
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 28, 28))
+    for h in handles:
+        h.remove()
+    return total
+
+
 def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: str, strategy: str, inp: str, seed: int,
-                epochs: int, base: Path | None) -> dict[str, Any]:
+                epochs: int, base: Path | None, device: str = "cpu") -> dict[str, Any]:
     name = f"frontier-{slug(label)}-{role}-s{seed}"
-    over = {"seed": seed, "device": "cpu", "train.model": model, "train.model_options": opts, "train.strategy": strategy,
+    over = {"seed": seed, "device": device, "train.model": model, "train.model_options": opts, "train.strategy": strategy,
             "train.input": inp, "train.name": name, "train.epochs": epochs}
     cfg = load_config(base, over)
     out = runs / name
@@ -75,7 +100,13 @@ def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: 
     ev = read_json(out / "eval" / "metrics.json", "metrics")
     return {"design": label, "model": model, "options": resolve_options(model, opts), "role": role, "strategy": strategy,
             "seed": seed, "run": name, "val": ev["val"], "test_easy": ev["test_easy"], "test_hard": ev["test_hard"],
-            "epoch": ev["checkpoint_epoch"], "images_per_second": ips}
+            "epoch": ev["checkpoint_epoch"], "images_per_second": ips, "macs_per_image": macs_per_image(model, opts),
+            "device": read_json(out / "config.json", "run config").get("environment", {}).get("device", device)}
+
+
+def _point(job: tuple) -> dict[str, Any]:
+    """One (design, seed, role) in a worker process; returns its row."""
+    return train_point(*job)
 
 
 def figure(rows: list[dict[str, Any]], path: Path) -> None:
@@ -113,7 +144,8 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in dict.fromkeys((r["design"], r["role"]) for r in rows):
         grp = [r for r in rows if (r["design"], r["role"]) == key]
         entry: dict[str, Any] = {"design": key[0], "role": key[1], "strategy": grp[0]["strategy"], "seeds": len(grp),
-                                 "images_per_second": statistics.fmean(r["images_per_second"] for r in grp)}
+                                 "images_per_second": statistics.fmean(r["images_per_second"] for r in grp),
+                                 "macs_per_image": grp[0].get("macs_per_image")}
         for split in ("val", "test_easy", "test_hard"):
             vals = [r[split] for r in grp]
             entry[split] = statistics.fmean(vals)
@@ -122,17 +154,19 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def markdown(summary: list[dict[str, Any]], command: str) -> str:
+def markdown(summary: list[dict[str, Any]], command: str, devices: str = "cpu") -> str:
     def pct(m: float, sd: float | None) -> str:
         return f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
 
-    lines = [f"Produced by `{command}`.", "",
-             "| design | role | strategy | seeds | easy val | easy test | hard test | ERM-epoch images/s |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [f"Produced by `{command}` (trained on: {devices}; images/s were measured with other runs sharing the "
+             "machine, so compare designs by MACs, a machine-independent cost).", "",
+             "| design | role | strategy | seeds | easy val | easy test | hard test | kMACs/image | train images/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for e in summary:
+        macs = e.get("macs_per_image")
         lines.append(f"| `{e['design']}` | {e['role']} | `{e['strategy']}` | {e['seeds']} | {pct(e['val'], e['val_std'])} | "
                      f"{pct(e['test_easy'], e['test_easy_std'])} | {pct(e['test_hard'], e['test_hard_std'])} | "
-                     f"{e['images_per_second']:,.0f} |")
+                     f"{'' if macs is None else f'{macs / 1000:,.0f}'} | {e['images_per_second']:,.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -145,6 +179,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=None, help="default: the run file's train.epochs")
     ap.add_argument("--config", type=Path, default=None, help="a run file (its strategy options, schedule, epochs)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (GPU: 4-8)")
     args = ap.parse_args()
     runs = args.runs
     base_cfg = load_config(args.config, {"device": "cpu"})
@@ -152,20 +188,33 @@ def main() -> None:
     run_make_data(base_cfg, runs)
     run_verify_data(base_cfg, runs, grids=False)
     plan = [(role, *ROLES[role]) for role in args.roles.split(",") if role] + [(s, s, "rgb") for s in args.strategy]
+    jobs = [(runs, model, opts, label, role, strategy, inp, seed, epochs, args.config, args.device)
+            for label, model, opts in map(parse_design, args.design) for seed in range(args.seeds)
+            for role, strategy, inp in plan]
     rows = []
     t0 = time.perf_counter()
-    for text in args.design:
-        label, model, opts = parse_design(text)
-        for seed in range(args.seeds):
-            for role, strategy, inp in plan:
-                row = train_point(runs, model, opts, label, role, strategy, inp, seed, epochs, args.config)
+
+    def show(row: dict[str, Any]) -> None:
+        print(json.dumps({k: row[k] for k in ("design", "role", "seed", "val", "test_easy", "test_hard", "epoch")}), flush=True)
+
+    if args.jobs <= 1:
+        for job in jobs:
+            rows.append(train_point(*job))
+            show(rows[-1])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for row in pool.map(_point, jobs):  # results in plan order
                 rows.append(row)
-                print(json.dumps({k: row[k] for k in ("design", "role", "seed", "val", "test_easy", "test_hard", "epoch")}), flush=True)
+                show(row)
     out = runs / "frontier"
     summary = summarise(rows)
     command = "python scripts/frontier.py " + " ".join(
         [str(runs)] + [f"--design '{d}'" for d in args.design] + [f"--strategy {s}" for s in args.strategy]
-        + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else []))
+        + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else [])
+        + ([f"--device {args.device}"] if args.device != "cpu" else []))
     write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "rows": rows, "summary": summary,
                                               "seconds": round(time.perf_counter() - t0, 1)})
     with open(out / "frontier.csv", "w", newline="") as fh:
@@ -173,9 +222,10 @@ def main() -> None:
         wr.writeheader()
         for r in rows:
             wr.writerow({k: v for k, v in r.items() if k != "options"})
-    write_text_atomic(out / "frontier.md", markdown(summary, command))
+    devices = ", ".join(sorted({str(r["device"]) for r in rows}))
+    write_text_atomic(out / "frontier.md", markdown(summary, command, devices))
     figure(rows, out / "frontier.png")
-    print(markdown(summary, command))
+    print(markdown(summary, command, devices))
 
 
 if __name__ == "__main__":
