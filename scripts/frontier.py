@@ -78,7 +78,7 @@ def macs_per_image(model: str, opts: dict[str, Any]) -> int:
 
 
 def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: str, strategy: str, inp: str, seed: int,
-                epochs: int, base: Path | None, device: str = "cpu") -> dict[str, Any]:
+                epochs: int, base: Path | None, device: str = "cpu", finished_only: bool = False) -> dict[str, Any] | None:
     name = f"frontier-{slug(label)}-{role}-s{seed}"
     over = {"seed": seed, "device": device, "train.model": model, "train.model_options": opts, "train.strategy": strategy,
             "train.input": inp, "train.name": name, "train.epochs": epochs}
@@ -89,6 +89,8 @@ def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: 
         stored = read_json(out / "config.json", "run config").get("config", {})
         hist = (out / "history.jsonl").read_text().splitlines() if (out / "history.jsonl").is_file() else []
         done = comparable_config(stored) == comparable_config(resolved_config(cfg)) and len(hist) >= epochs
+    if not done and finished_only:
+        return None
     if not done:
         resume = (out / "last.pt").is_file()
         res = run_train(cfg, runs, resume=resume, force=not resume and out.exists())
@@ -145,7 +147,8 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         grp = [r for r in rows if (r["design"], r["role"]) == key]
         entry: dict[str, Any] = {"design": key[0], "role": key[1], "strategy": grp[0]["strategy"], "seeds": len(grp),
                                  "images_per_second": statistics.fmean(r["images_per_second"] for r in grp),
-                                 "macs_per_image": grp[0].get("macs_per_image")}
+                                 "macs_per_image": grp[0].get("macs_per_image"),
+                                 "device": ", ".join(sorted({str(r.get("device", "cpu")) for r in grp}))}
         for split in ("val", "test_easy", "test_hard"):
             vals = [r[split] for r in grp]
             entry[split] = statistics.fmean(vals)
@@ -160,13 +163,13 @@ def markdown(summary: list[dict[str, Any]], command: str, devices: str = "cpu") 
 
     lines = [f"Produced by `{command}` (trained on: {devices}; images/s were measured with other runs sharing the "
              "machine, so compare designs by MACs, a machine-independent cost).", "",
-             "| design | role | strategy | seeds | easy val | easy test | hard test | kMACs/image | train images/s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| design | role | strategy | seeds | easy val | easy test | hard test | kMACs/image | device | train images/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for e in summary:
         macs = e.get("macs_per_image")
         lines.append(f"| `{e['design']}` | {e['role']} | `{e['strategy']}` | {e['seeds']} | {pct(e['val'], e['val_std'])} | "
                      f"{pct(e['test_easy'], e['test_easy_std'])} | {pct(e['test_hard'], e['test_hard_std'])} | "
-                     f"{'' if macs is None else f'{macs / 1000:,.0f}'} | {e['images_per_second']:,.0f} |")
+                     f"{'' if macs is None else f'{macs / 1000:,.0f}'} | {e.get('device', 'cpu')} | {e['images_per_second']:,.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +184,8 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=None, help="a run file (its strategy options, schedule, epochs)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (GPU: 4-8)")
+    ap.add_argument("--finished-only", action="store_true",
+                    help="train nothing: tabulate the points whose runs are finished (e.g. trained elsewhere and copied in)")
     args = ap.parse_args()
     runs = args.runs
     base_cfg = load_config(args.config, {"device": "cpu"})
@@ -188,34 +193,41 @@ def main() -> None:
     run_make_data(base_cfg, runs)
     run_verify_data(base_cfg, runs, grids=False)
     plan = [(role, *ROLES[role]) for role in args.roles.split(",") if role] + [(s, s, "rgb") for s in args.strategy]
-    jobs = [(runs, model, opts, label, role, strategy, inp, seed, epochs, args.config, args.device)
+    jobs = [(runs, model, opts, label, role, strategy, inp, seed, epochs, args.config, args.device, args.finished_only)
             for label, model, opts in map(parse_design, args.design) for seed in range(args.seeds)
             for role, strategy, inp in plan]
     rows = []
     t0 = time.perf_counter()
 
-    def show(row: dict[str, Any]) -> None:
+    skipped: list[str] = []
+
+    def show(row: dict[str, Any] | None, job: tuple) -> None:
+        if row is None:
+            skipped.append(f"frontier-{slug(job[3])}-{job[4]}-s{job[7]}")
+            return
+        rows.append(row)
         print(json.dumps({k: row[k] for k in ("design", "role", "seed", "val", "test_easy", "test_hard", "epoch")}), flush=True)
 
     if args.jobs <= 1:
         for job in jobs:
-            rows.append(train_point(*job))
-            show(rows[-1])
+            show(train_point(*job), job)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for row in pool.map(_point, jobs):  # results in plan order
-                rows.append(row)
-                show(row)
+            for job, row in zip(jobs, pool.map(_point, jobs)):  # results in plan order
+                show(row, job)
+    if not rows:
+        raise SystemExit("frontier: no finished runs to tabulate")
     out = runs / "frontier"
     summary = summarise(rows)
     command = "python scripts/frontier.py " + " ".join(
         [str(runs)] + [f"--design '{d}'" for d in args.design] + [f"--strategy {s}" for s in args.strategy]
         + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else [])
-        + ([f"--device {args.device}"] if args.device != "cpu" else []))
+        + ([f"--device {args.device}"] if args.device != "cpu" else []) + (["--finished-only"] if args.finished_only else []))
     write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "rows": rows, "summary": summary,
+                                              "not_finished": skipped,
                                               "seconds": round(time.perf_counter() - t0, 1)})
     with open(out / "frontier.csv", "w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=[k for k in rows[0] if k != "options"])
@@ -223,7 +235,8 @@ def main() -> None:
         for r in rows:
             wr.writerow({k: v for k, v in r.items() if k != "options"})
     devices = ", ".join(sorted({str(r["device"]) for r in rows}))
-    write_text_atomic(out / "frontier.md", markdown(summary, command, devices))
+    note = f"\nNot finished, so not in the table: {', '.join(f'`{n}`' for n in skipped)}.\n" if skipped else ""
+    write_text_atomic(out / "frontier.md", markdown(summary, command, devices) + note)
     figure(rows, out / "frontier.png")
     print(markdown(summary, command, devices))
 

@@ -162,3 +162,40 @@ def test_report_on_nothing_says_not_run(tmp_path, mnist_dir):
     assert "Traceback" not in text and "error" not in text.lower()
     assert text.count("not run") >= 6 and "lazy make-data" in text
     assert sum(len(s["not_run"]) for s in payload["sections"]) >= 6
+
+
+def test_frontier_verdict_splits_lazy_designs_and_measures_gap_to_oracle():
+    from lazyartist_cli.pipeline.report import frontier_verdict
+
+    def row(design, role, hard):
+        return {"design": design, "role": role, "test_hard": hard}
+
+    summary = [row("a", "erm", 0.10), row("a", "oracle", 0.90), row("a", "consistency", 0.80),
+               row("b", "erm", 0.60), row("b", "oracle", 0.98), row("b", "consistency", 0.95)]
+    lines = frontier_verdict(summary)
+    assert lines[0] == "- ERM is lazy (hard < 20%) on 1 of 2 designs: `a`."
+    assert "hard 90.0-90.0%" in lines[1]
+    assert lines[2] == "- `consistency` on the lazy designs: best hard 80.0% (`a`), 10.0-10.0 points below that design's oracle."
+    assert "best hard 95.0% (`b`), 3.0-3.0 points" in lines[4]
+
+
+def test_extra_runs_share_a_row_only_when_their_configs_agree_but_for_the_seed(tmp_path):
+    from lazyartist_cli.config import load_config
+    from lazyartist_cli.pipeline.report import _other_runs
+    from lazyartist_cli.pipeline.train import resolved_config
+    from lazyartist_cli.runs import write_json_atomic
+
+    def fake(name, seed, **over):
+        cfg = load_config(None, {"seed": seed, "train.name": name, "train.strategy": "lff", **over})
+        write_json_atomic(tmp_path / name / "config.json", {"config": resolved_config(cfg)})
+        write_json_atomic(tmp_path / name / "eval" / "metrics.json", {"val": 0.5})
+
+    fake("lff-s0", 0)
+    fake("lff-s1", 1)
+    fake("lff-long-s0", 0, **{"train.epochs": 30})
+    fake("frontier-x-erm-s0", 0)  # has its own section
+    cfg = load_config(None, {})
+    labels = {sp.name: sp.strategy for sp, _ in _other_runs(cfg, tmp_path, set(), "gradcam")}
+    assert set(labels) == {"lff-s0", "lff-s1", "lff-long-s0"}
+    assert labels["lff-s0"] == labels["lff-s1"] != labels["lff-long-s0"]
+    assert labels["lff-long-s0"] == "lff (lff-long-s0)"

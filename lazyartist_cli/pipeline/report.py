@@ -120,23 +120,29 @@ class RunFiles:
 def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method: str) -> list[tuple[RunSpec, RunFiles]]:
     """Evaluated runs the study did not train. A run trained exactly like a study run
     but for its seed joins that run's row (more seeds); any other run of the same
-    model is an *extra* row of its own."""
+    model is an *extra* row of its own. Runs of the laziness frontier (`frontier-*`) have
+    a section of their own and are not repeated here."""
     from .plan import run_config
     from .train import comparable_config, resolved_config
 
+    def seedless(conf: dict[str, Any]) -> dict[str, Any]:
+        tree = comparable_config(conf)  # epochs count here: a longer run is another row, not another seed
+        tree.setdefault("train", {})["epochs"] = conf.get("train", {}).get("epochs")
+        tree.pop("seed", None)
+        tree.get("train", {}).pop("name", None)
+        return tree
+
     def same(stored: dict[str, Any], expected: dict[str, Any]) -> bool:
-        a, b = comparable_config(stored), comparable_config(expected)
-        for tree in (a, b):
-            tree.pop("seed", None)
-            tree.get("train", {}).pop("name", None)
-        return a == b
+        return seedless(stored) == seedless(expected)
 
     out = []
     if not runs_dir.is_dir():
         return out
     s = cfg.study
+    first_of: dict[str, str] = {}  # an extra config (seedless JSON) -> the first run trained with it
+    extra_keys: dict[str, set[str]] = {}  # an extra strategy -> its distinct configs
     for d in sorted(runs_dir.iterdir()):
-        if d.name in known or d.name == DATASETS_DIR or not (d / "eval" / "metrics.json").is_file():
+        if d.name in known or d.name == DATASETS_DIR or d.name.startswith("frontier-") or not (d / "eval" / "metrics.json").is_file():
             continue
         conf = (_load(d / "config.json") or {}).get("config", {})
         tr = conf.get("train", {})
@@ -149,10 +155,21 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
         if role != "extra":
             try:
                 if not same(conf, resolved_config(run_config(cfg, spec))):
-                    spec = RunSpec(d.name, f"{strategy} ({d.name})", seed, inp, "extra")
-            except (LazyError, ValueError):  # a config this version cannot rebuild: show the run on its own
-                spec = RunSpec(d.name, f"{strategy} ({d.name})", seed, inp, "extra")
+                    role = "extra"
+            except (LazyError, ValueError):  # a config this version cannot rebuild: show the run as an extra
+                role = "extra"
+        if role == "extra":  # seeds of one config share a row; different configs of one strategy do not
+            key = json.dumps([inp, seedless(conf)], sort_keys=True)
+            first_of.setdefault(key, d.name)
+            extra_keys.setdefault(strategy, set()).add(key)
+            spec = RunSpec(d.name, key, seed, inp, role)
         out.append((spec, RunFiles(runs_dir, d.name, gradcam_method)))
+    for i, (spec, f) in enumerate(out):
+        if spec.strategy in first_of:  # label the extra rows: the strategy, plus the first run's name when configs differ
+            strategy = (_load(runs_dir / spec.name / "config.json") or {}).get("config", {}).get("train", {}).get("strategy", "?")
+            alone = len(extra_keys[strategy]) == 1 and strategy != s.baseline and strategy not in s.strategies
+            label = strategy if alone else f"{strategy} ({first_of[spec.strategy]})"
+            out[i] = (RunSpec(spec.name, label, spec.seed, spec.input, spec.role), f)
     return out
 
 
@@ -605,6 +622,30 @@ def _study_model_label() -> str:
     return "lazy-cnn: " + ", ".join(f"{k}={v}" for k, v in OPTIONS["lazy-cnn"][1].items())
 
 
+def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = 0.2) -> list[str]:
+    """Computed from the frontier table: which designs are lazy under ERM, and how close each role comes to its
+    colour-blind oracle there (the study needs both at once)."""
+    by = {(e["design"], e["role"]): e for e in summary}
+    designs = list(dict.fromkeys(e["design"] for e in summary))
+    lazy = [d for d in designs if (d, "erm") in by and by[d, "erm"]["test_hard"] < lazy_below]
+    shape = [d for d in designs if (d, "erm") in by and by[d, "erm"]["test_hard"] >= lazy_below]
+    out = [f"- ERM is lazy (hard < {100 * lazy_below:.0f}%) on {len(lazy)} of {len(lazy) + len(shape)} designs"
+           + (": " + ", ".join(f"`{d}`" for d in lazy) if lazy else "") + "."]
+    roles = [r for r in dict.fromkeys(e["role"] for e in summary) if r not in ("erm", "oracle")]
+    for group, label in ((lazy, "lazy"), (shape, "not lazy")):
+        oracles = [by[d, "oracle"]["test_hard"] for d in group if (d, "oracle") in by]
+        if oracles:
+            out.append(f"- Colour-blind oracle on the {label} designs: hard {100 * min(oracles):.1f}-{100 * max(oracles):.1f}%.")
+        for role in roles:
+            pts = [(by[d, role]["test_hard"], by[d, "oracle"]["test_hard"], d) for d in group if (d, role) in by and (d, "oracle") in by]
+            if pts:
+                best = max(pts)
+                gaps = [o - h for h, o, _ in pts]
+                out.append(f"- `{role}` on the {label} designs: best hard {100 * best[0]:.1f}% (`{best[2]}`), "
+                           f"{100 * min(gaps):.1f}-{100 * max(gaps):.1f} points below that design's oracle.")
+    return out
+
+
 def _frontier_section(w: "Writer", runs_dir: Path) -> None:
     """The laziness frontier (scripts/frontier.py), when it was run in this runs directory."""
     w.h(3, "Laziness frontier: which networks take the shortcut")
@@ -615,7 +656,8 @@ def _frontier_section(w: "Writer", runs_dir: Path) -> None:
         return
     w.p(f"Per network design (lazy-cnn knobs), plain ERM, the colour-blind oracle and robust strategies, {data['epochs']} epochs, "
         "checkpoints chosen without hard data. A design is useful for the study when ERM stays lazy (hard < 20%) while the oracle "
-        "shows room for shape; images/s is the training throughput of that run (one process, this machine, at that time). "
+        "shows room for shape. kMACs/image is the cost of one forward pass (machine-independent); images/s is the training "
+        "throughput of that run on the device it trained on, with other runs sharing the machine, so compare designs by MACs. "
         f"The study's own network (`{_study_model_label()}`) is the strategy table above. Produced by `{data['command']}`.")
     w.p()
     rows = []
@@ -625,8 +667,15 @@ def _frontier_section(w: "Writer", runs_dir: Path) -> None:
             return f"{100 * e[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
         w.num(f"frontier.{e['design']}.{e['role']}.test_hard", e["test_hard"], src)
         rows.append([f"`{e['design']}`", e["role"], f"`{e['strategy']}`", str(e["seeds"]), cell("val"), cell("test_easy"),
-                     cell("test_hard"), f"{e['images_per_second']:,.0f}"])
-    w.table(["design", "role", "strategy", "seeds", "easy val", "easy test", "hard test", "images/s"], rows)
+                     cell("test_hard"), "" if e.get("macs_per_image") is None else f"{e['macs_per_image'] / 1000:,.0f}",
+                     str(e.get("device", "cpu")), f"{e['images_per_second']:,.0f}"])
+    w.table(["design", "role", "strategy", "seeds", "easy val", "easy test", "hard test", "kMACs/image", "device", "images/s"], rows)
+    w.p()
+    for line in frontier_verdict(data["summary"]):
+        w.p(line)
+    if data.get("not_finished"):
+        w.p()
+        w.p("Not finished, so not in the table: " + ", ".join(f"`{n}`" for n in data["not_finished"]) + ".")
     w.fig(src.parent / "frontier.png", "hard-test accuracy per design and role", 560)
 
 
