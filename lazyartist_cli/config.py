@@ -171,7 +171,7 @@ class GradcamConfig(Section):
     """``[gradcam]``: ``lazy gradcam`` (attribution maps)."""
 
     method: Literal["gradcam", "saliency", "smoothgrad", "ig"] = "gradcam"
-    layer: Optional[str] = Field(None, description="module name; default: the last Conv2d")
+    layer: Optional[str] = Field(None, description="module name; default: the rectified output of the last Conv2d")
     target_class: Optional[int] = Field(None, ge=0, le=9, description="default: the predicted class")
     n_images: int = Field(32, ge=1, le=1024, description="test_hard images drawn as overlays")
     n_scores: int = Field(1000, ge=1, le=10_000, description="test_hard images scored for stroke mass")
@@ -180,6 +180,11 @@ class GradcamConfig(Section):
     ig_steps: int = Field(32, ge=2, le=512)
     smoothgrad_samples: int = Field(25, ge=1, le=256)
     smoothgrad_sigma: float = Field(0.15, gt=0, le=1)
+    color_share_images: int = Field(256, ge=0, le=10_000,
+                                    description="test_hard images whose attributions are split into brightness and colour; 0: skip")
+    color_methods: list[Literal["saliency", "smoothgrad", "ig", "gradcam-x-gradient"]] = Field(
+        default_factory=lambda: ["saliency", "smoothgrad", "ig", "gradcam-x-gradient"], min_length=1,
+        description="attributions split into brightness and colour")
 
 
 class ProbeConfig(Section):
@@ -217,6 +222,21 @@ class AttackConfig(Section):
     sweep_images: Optional[int] = Field(256, ge=10, description="source images in the eps sweep (the first ones); none: all")
     n_figures: int = Field(4, ge=0, le=32)
     batch_size: int = Field(128, ge=0, description="images attacked together; 0: all source images in one batch")
+    pairs: list[tuple[int, int]] = Field(default_factory=lambda: [(7, 3), (1, 7), (0, 6), (4, 8)],
+                                         description="source -> target pairs attacked with PGD over eps and the sweep")
+    pair_images: int = Field(128, ge=10, description="source images per pair (the first ones of the split)")
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, v: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for s, t in v:
+            if not (0 <= s <= 9 and 0 <= t <= 9):
+                raise ValueError(f"pair {s} -> {t}: classes must be 0-9")
+            if s == t:
+                raise ValueError(f"pair {s} -> {t}: source and target are the same class; a targeted attack needs two")
+        if len(set(v)) != len(v):
+            raise ValueError("a pair is listed twice")
+        return v
 
     @field_validator("sweep")
     @classmethod

@@ -24,3 +24,22 @@ def normalize_rows(cm: torch.Tensor) -> torch.Tensor:
 def entropy(probs: torch.Tensor) -> torch.Tensor:
     """Shannon entropy (nats) of each row of probabilities."""
     return -(probs * probs.clamp_min(1e-12).log()).sum(1)
+
+
+def bootstrap_ci(values: torch.Tensor, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of per-image ``values`` and its percentile bootstrap CI
+    (``n_boot`` resamples of the images with replacement, one seeded generator, all at once)."""
+    v = values.detach().double().flatten().cpu()
+    if v.numel() == 0:
+        raise ValueError("bootstrap_ci needs at least one value")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, v.numel(), (n_boot, v.numel()), generator=gen)
+    means = v[idx].mean(1)
+    alpha = (1 - level) / 2
+    lo, hi = torch.quantile(means, torch.tensor([alpha, 1 - alpha], dtype=torch.float64)).tolist()
+    return v.mean().item(), lo, hi
+
+
+def intervals_overlap(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """Whether two (mean, low, high) intervals share a point."""
+    return a[1] <= b[2] and b[1] <= a[2]

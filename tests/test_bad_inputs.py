@@ -108,6 +108,9 @@ CASES = [
     ("bad-selection-rule", ["train", "--select", "test_hard"], 2, "train.select"),
     ("unknown-input", ["train", "--input", "sepia"], 2, "train.input"),
     ("oracle-not-for-attacks", ["attack", "blind", "--runs-dir", "{corrupt}"], 2, "colour-blind oracle"),
+    ("attack-pair-equal", ["attack", "base", "--set", "attack.pairs=[[7, 3], [4, 4]]"], 2, "pair 4 -> 4"),
+    ("attack-pair-out-of-range", ["attack", "base", "--set", "attack.pairs=[[7, 12]]"], 2, "classes must be 0-9"),
+    ("unknown-attribution-component", ["gradcam", "base", "--set", 'gradcam.color_methods=["hue"]'], 2, "gradcam.color_methods"),
 ]
 
 

@@ -103,10 +103,16 @@ def test_bad_inputs(trained, tmp_path):
 
 def test_gradcam_and_probe_cli(trained):
     runs, _ = trained
-    res = invoke(runs, "gradcam", "base", "--json", "-q", "--n-images", "10", "--set", "gradcam.n_scores=100")
+    res = invoke(runs, "gradcam", "base", "--json", "-q", "--n-images", "10", "--set", "gradcam.n_scores=100",
+                 "--set", "gradcam.color_share_images=20", "--set", "gradcam.smoothgrad_samples=4", "--set", "gradcam.ig_steps=4")
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["runs"]["base"]
-    assert r["layer"] == "conv2" and r["scores"]["n"] == 100  # the last convolution of lazy-cnn
+    assert r["layer"] == "act_c2" and r["scores"]["n"] == 100  # the rectified output of lazy-cnn's last convolution
+    cs = json.loads((runs / "base/gradcam/color_share.json").read_text())
+    assert set(cs["methods"]) == {"saliency", "smoothgrad", "ig", "gradcam-x-gradient"} and cs["n"] == 20
+    for m in cs["methods"].values():
+        assert len(m["per_image"]) == 20 and m["ci95"][0] <= m["mean"] <= m["ci95"][1]
+    assert (runs / "base/gradcam/color_share.png").is_file()
     assert abs(sum(r["scores"]["proportions"].values()) - 1) < 1e-6
     for key in ("grid", "histogram", "biased_vs_conflicting"):
         assert (runs / "base/gradcam/gradcam").joinpath(r["paths"][key].split("/")[-1]).is_file()
@@ -137,9 +143,16 @@ def test_interpret_bad_inputs(trained):
 def test_attack_cli_and_bad_inputs(trained):
     runs, _ = trained
     res = invoke(runs, "attack", "base", "--json", "-q", "--set", "attack.n_images=12", "--set", "attack.sweep=[0.02, 0.05]",
-                 "--steps", "10")
+                 "--steps", "10", "--set", "attack.pairs=[[7, 3], [0, 6]]", "--set", "attack.pair_images=10",
+                 "--set", "attack.sweep_steps=5")
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["runs"]["base"]
+    pairs = r["pairs"]
+    assert [(p["source"], p["target"]) for p in pairs["pairs"]] == [(7, 3), (0, 6)]
+    assert pairs["sweep_eps"] == [0.02, 0.05] and pairs["pooled"]["n"] == 20
+    for p in pairs["pairs"]:
+        assert p["n"] == 10 and len(p["per_image"]) == 10 and p["ci95"][0] <= p["success"] <= p["ci95"][1]
+        assert p["success"] == sum(p["per_image"]) / 10 and p["sweep"][1] == p["success"]  # eps 0.05 is in the sweep
     for m in ("fgsm", "pgd"):
         assert r["methods"][m]["n"] == 12 and r["methods"][m]["linf_mean"] <= 0.05 + 1e-6
     assert len(r["sweep"]["success"]["pgd"]) == 2

@@ -62,3 +62,28 @@ def comparison(rows: list[tuple[np.ndarray, list[tuple[np.ndarray, str]], str]],
             axes[i, j].imshow(overlay(image, heat))
             axes[i, j].set_title(cap, fontsize=8)
     return save(fig, path, dpi=100, suptitle=suptitle)
+
+
+def component_grid(images: np.ndarray, masses: dict[str, tuple[np.ndarray, np.ndarray]], shares: dict[str, np.ndarray],
+                   path: Path, suptitle: str = "") -> Path:
+    """One row per image: the image, then per method its brightness (gray-axis) and colour (chromatic)
+    attribution maps side by side on one colour scale (the method's larger map's maximum), titled with
+    that image's chromatic share."""
+    methods = list(masses)
+    n = len(images)
+    cols = 1 + 2 * len(methods)
+    fig, axes = plt.subplots(n, cols, figsize=(1.25 * cols, 1.35 * n + 0.4), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i], interpolation="nearest")
+        axes[i, 0].set_title("image" if i == 0 else "", fontsize=7)
+        for j, m in enumerate(methods):
+            gray, chroma = masses[m][0][i], masses[m][1][i]
+            top = max(float(gray.max()), float(chroma.max()), 1e-12)
+            for k, (heat, what) in enumerate(((gray, "brightness"), (chroma, "colour"))):
+                ax = axes[i, 1 + 2 * j + k]
+                ax.imshow(heat, cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+                head = f"{m}\n{what}" if i == 0 else ""
+                ax.set_title(head + (f"\nshare {shares[m][i]:.2f}" if k == 1 else ""), fontsize=6)
+    for ax in axes.flat:
+        ax.axis("off")
+    return save(fig, path, dpi=110, suptitle=suptitle)

@@ -8,7 +8,8 @@ backward stops at the target layer); each image's map
 depends only on that image (the model is put in eval mode), so the batched
 result equals the per-image one.
 
-Arguments: model, x (B, 3, H, W), layer name (default: the last Conv2d),
+Arguments: model, x (B, 3, H, W), layer name (default: the rectified output of the last
+convolution, ``hooks.rectified_conv_name``: Grad-CAM is defined on the ReLU-ed feature maps),
 target classes (B,) or None for the predicted class. Returns maps (B, H, W).
 """
 
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 
 from ..errors import LazyError
 from .base import Attribution, AttributionResult, normalize_maps
-from .hooks import LayerCapture, last_conv_name
+from .hooks import LayerCapture, rectified_conv_name
 
 
 class GradCAM(Attribution):
@@ -33,7 +34,7 @@ class GradCAM(Attribution):
         self.batch_size = batch_size
 
     def compute(self, model: nn.Module, x: torch.Tensor, target: Optional[torch.Tensor]) -> AttributionResult:
-        layer = self.layer or last_conv_name(model)
+        layer = self.layer or rectified_conv_name(model)
         frozen = not any(p.requires_grad for p in model.parameters())
         copy = False  # set once an in-place op downstream is seen to change the captured output
         maps, classes, logits = [], [], []

@@ -28,6 +28,30 @@ def last_conv_name(model: nn.Module) -> str:
     return names[-1]
 
 
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.ReLU6)
+PASS_THROUGH = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.Identity, nn.Dropout, nn.Dropout2d)
+
+
+def rectified_conv_name(model: nn.Module) -> str:
+    """Grad-CAM's default layer: the rectified output of the last convolution.
+
+    After the last ``nn.Conv2d`` in module order, skipping normalisation and dropout, the first
+    activation module (``act_c2`` in lazy-cnn, ``features.2.2`` in small-cnn); when none follows
+    directly (a residual block applies its ReLU after the addition), the top-level block that
+    holds the last convolution (``layer4`` in resnet18); else the convolution itself."""
+    conv = last_conv_name(model)
+    names = [n for n, _ in model.named_modules()]
+    modules = dict(model.named_modules())
+    for name in names[names.index(conv) + 1 :]:
+        m = modules[name]
+        if isinstance(m, ACTIVATIONS):
+            return name
+        if not isinstance(m, PASS_THROUGH):
+            break
+    top = conv.split(".")[0]
+    return top if top != conv else conv
+
+
 class LayerCapture:
     """Context manager around one layer's forward pass.
 

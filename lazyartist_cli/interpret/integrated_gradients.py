@@ -18,15 +18,23 @@ from .base import Attribution, AttributionResult, normalize_maps
 from .saliency import input_gradient
 
 
-def integrated_gradients(
+def path_gradient(
     model: nn.Module, x: torch.Tensor, target: torch.Tensor, steps: int = 32, baseline: Optional[torch.Tensor] = None
-) -> torch.Tensor:
-    """Attributions (B, 3, H, W) for the logits of ``target``."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean gradient along the straight path from the baseline to x, x - baseline), both (B, 3, H, W)."""
     base = torch.zeros_like(x) if baseline is None else baseline.expand_as(x)
     alphas = (torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) / steps  # midpoints
     path = base[None] + alphas[:, None, None, None, None] * (x - base)[None]  # (S, B, 3, H, W)
     grad, _ = input_gradient(model, path.reshape(-1, *x.shape[1:]), target.repeat(steps))
-    return (x - base) * grad.view(steps, *x.shape).mean(0)
+    return grad.view(steps, *x.shape).mean(0), x - base
+
+
+def integrated_gradients(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor, steps: int = 32, baseline: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """Attributions (B, 3, H, W) for the logits of ``target``."""
+    mean_grad, delta = path_gradient(model, x, target, steps, baseline)
+    return delta * mean_grad
 
 
 class IntegratedGradients(Attribution):

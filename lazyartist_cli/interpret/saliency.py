@@ -23,6 +23,16 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> t
     return grad, logits.detach()
 
 
+def smooth_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor, samples: int, sigma: float, seed: int) -> torch.Tensor:
+    """The input gradient averaged over ``samples`` noisy copies (B, 3, H, W), all copies in one batch."""
+    b = x.shape[0]
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    noise = torch.randn((samples,) + tuple(x.shape), generator=gen).to(x.device) * sigma
+    noisy = (x[None] + noise).reshape(samples * b, *x.shape[1:])  # (S*B, 3, H, W)
+    grad, _ = input_gradient(model, noisy, target.repeat(samples))
+    return grad.view(samples, b, *x.shape[1:]).mean(0)
+
+
 class Saliency(Attribution):
     name = "saliency"
 
@@ -45,10 +55,5 @@ class SmoothGrad(Attribution):
             logits = model(x)
         if target is None:
             target = logits.argmax(1)
-        b = x.shape[0]
-        gen = torch.Generator(device="cpu").manual_seed(self.seed)
-        noise = torch.randn((self.samples,) + tuple(x.shape), generator=gen).to(x.device) * self.sigma
-        noisy = (x[None] + noise).reshape(self.samples * b, *x.shape[1:])  # (S*B, 3, H, W)
-        grad, _ = input_gradient(model, noisy, target.repeat(self.samples))
-        mean_grad = grad.view(self.samples, b, *x.shape[1:]).mean(0)
+        mean_grad = smooth_gradient(model, x, target, self.samples, self.sigma, self.seed)
         return AttributionResult(normalize_maps(mean_grad.abs().amax(1)), target, logits)

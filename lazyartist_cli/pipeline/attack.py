@@ -11,6 +11,7 @@ from ..attacks import ATTACKS, Attack, AttackResult
 from ..config import AttackConfig, RunConfig
 from ..figures import to_hwc
 from ..figures.attack import adversarial_panels, success_curves
+from ..metrics import bootstrap_ci
 from ..runs import run_dir, write_json_atomic
 from .common import LoadedRun, for_each_run
 from .reporter import SILENT, Reporter
@@ -39,6 +40,31 @@ def summarize(res: AttackResult, x: torch.Tensor) -> dict[str, Any]:
         "iterations_median": its.median().item() if its.numel() else None,
         "target_prob_mean": res.target_prob.mean().item(),
     }
+
+
+def attack_pairs(run: LoadedRun, x_all: torch.Tensor, y_all: torch.Tensor, meta: dict[str, Any], a: AttackConfig,
+                 seed: int) -> dict[str, Any]:
+    """PGD (``sweep_steps`` steps) on the first ``pair_images`` source images of every pair in ``a.pairs``, at ``a.eps``
+    and at every sweep eps: success rates with bootstrap 95% CIs over images, per pair and pooled over pairs."""
+    names, rgb = meta["palette"]["names"], torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
+    grid = sorted(set(a.sweep) | {a.eps})
+    rows, pooled = [], []
+    for s, t in a.pairs:
+        idx = torch.nonzero(y_all == s).flatten()[: a.pair_images]
+        x = x_all[idx]
+        target = torch.full((x.shape[0],), t, device=x.device)
+        success = {eps: make_attack("pgd", a, eps, seed, a.sweep_steps)(run.model, x, target).success.cpu() for eps in grid}
+        at = success[a.eps].float()
+        mean, lo, hi = bootstrap_ci(at, seed=seed)
+        pooled.append(at)
+        rows.append({"source": s, "target": t, "source_color": names[s], "target_color": names[t],
+                     "color_distance": (rgb[s] - rgb[t]).norm().item(), "n": int(x.shape[0]),
+                     "success": mean, "ci95": [lo, hi], "per_image": at.int().tolist(),
+                     "sweep": [success[e].float().mean().item() for e in grid]})
+    mean, lo, hi = bootstrap_ci(torch.cat(pooled), seed=seed)
+    return {"eps": a.eps, "pgd_steps": a.sweep_steps, "sweep_eps": grid, "pairs": rows,
+            "pooled": {"success": mean, "ci95": [lo, hi], "n": int(sum(r["n"] for r in rows))},
+            "color_distance": "Euclidean distance of the two classes' dominant colours in RGB (0-1 per channel)"}
 
 
 def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
@@ -79,6 +105,7 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
         "clean_source_accuracy": (clean.argmax(1) == a.source_class).float().mean().item(),
         "clean_target_rate": (clean.argmax(1) == a.target_class).float().mean().item(),
         "methods": headline, "sweep": {"eps": a.sweep, "pgd_steps": a.sweep_steps, "n": n_sweep, "success": curves}, "paths": paths,
+        "pairs": attack_pairs(run, x_all, y_all, meta, a, cfg.seed) if a.pairs else None,
     }
     write_json_atomic(out_dir / "summary.json", result)
     paths["summary"] = str(out_dir / "summary.json")

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from ..config import RunConfig
 from ..errors import LazyError
+from ..metrics import intervals_overlap
 from ..runs import DATASETS_DIR, ensure_dir, run_dir, write_text_atomic
 from .data import VERIFY
 from .reporter import SILENT, Reporter
@@ -355,7 +356,14 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke; a map is stroke-focused when that share is at least 0.5):")
         w.p()
         w.table(["run", "images", "stroke share (mean)", "stroke-focused", "diffuse", "background"], rows)
+        w.p("*What stroke share can and cannot show.* On these images the colour lives on the stroke: a model that reads the "
+            "stroke's colour and one that reads the stroke's shape both put their map on the stroke, so a high stroke share does "
+            "not mean shape and the baseline can score higher than a shape model. Stroke share can only show a model that looks "
+            "at the background; colour against brightness is measured below. Grad-CAM is computed on the rectified output of the "
+            "last convolution (the layer named in each run's `gradcam/<method>/summary.json`).")
+        w.p()
         _run_figures(w, first, files, "gradcam", "biased_vs_conflicting", method)
+        _color_share_section(w, first, files, base.name)
     else:
         w.not_run("Grad-CAM", f"lazy gradcam {' '.join(sp.name for sp in first)}")
     reporter.update("report", 1)
@@ -454,6 +462,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             at, evx = files[sp.name].get("attack"), evals.get(sp.name)
             if at and evx and "pgd" in at["methods"]:
                 pairs.append((sp.name, evx["test_hard"], at["methods"]["pgd"]["success_rate"]))
+        _attack_pairs_section(w, first, files, evals, base.name)
         if len(pairs) >= 2:
             by_hard = sorted(pairs, key=lambda t: t[1])
             steps = list(zip(by_hard, by_hard[1:]))
@@ -463,7 +472,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                        "No, the opposite in these runs: the higher a model's hard-test accuracy, the higher its PGD success rate, "
                        "so the models robust to the colour shift are the easier ones to push to the target class. " if opposite else
                        "Not consistently: ordering the models by hard-test accuracy does not order their PGD success rates. ")
-            w.p("**Did distribution-shift robustness come with adversarial robustness?** " + verdict
+            w.p(f"**On the headline pair alone ({cfg.attack.source_class} → {cfg.attack.target_class}, no CI):** " + verdict
                 + "; ".join(f"`{n}` hard {100 * h:.1f}%, PGD success {100 * p:.1f}%" for n, h, p in by_hard) + ".")
             w.p()
     else:
@@ -566,6 +575,141 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     write_text_atomic(path, "\n".join(w.lines).rstrip() + "\n")
     return {"ok": True, "path": str(path), "sections": w.sections, "numbers": w.numbers,
             "sources": sorted({n["source"] for n in w.numbers})}
+
+
+def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], evals: dict[str, Any], baseline: str) -> None:
+    """PGD success per source -> target pair and pooled over pairs, with bootstrap CIs, and the computed verdict on
+    shift robustness vs adversarial robustness."""
+    stored = {sp.name: (files[sp.name].get("attack") or {}).get("pairs") for sp in runs}
+    stored = {k: v for k, v in stored.items() if v}
+    if not stored:
+        return
+    any_run = next(iter(stored.values()))
+    pair_keys = [(r["source"], r["target"]) for r in any_run["pairs"]]
+    w.p(f"**Several pairs.** PGD ({any_run['pgd_steps']} steps) at eps {any_run['eps']} on the first "
+        f"{any_run['pairs'][0]['n']} source images of each pair; success rate with a bootstrap 95% CI over images, and pooled "
+        "over the pairs. Colour distance is the Euclidean distance of the two classes' dominant colours (RGB in 0-1).")
+    w.p()
+    header = ["run"] + [f"{s}→{t} ({r['source_color']}→{r['target_color']}, dist {r['color_distance']:.2f})"
+                        for (s, t), r in zip(pair_keys, any_run["pairs"])] + ["pooled"]
+    rows = []
+    for name, pr in stored.items():
+        src = files[name].attack
+        by = {(r["source"], r["target"]): r for r in pr["pairs"]}
+        cells = []
+        for key in pair_keys:
+            r = by.get(key)
+            cells.append("—" if not r else w.num(f"{name}.attack.pair.{key[0]}-{key[1]}", r["success"], src)
+                         + f" [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}]")
+        pooled = pr["pooled"]
+        cells.append(w.num(f"{name}.attack.pooled", pooled["success"], src) + f" [{100 * pooled['ci95'][0]:.1f}, {100 * pooled['ci95'][1]:.1f}]")
+        rows.append([name] + cells)
+    w.table(header, rows)
+    w.fig(_pair_sweep_figure(stored, w.out_dir / "figures" / "attack_pairs_sweep.png"), "PGD success vs eps per pair", 640)
+    base = stored.get(baseline)
+    if not base or len(stored) < 2:
+        return
+    b = base["pooled"]
+    lines = []
+    for name, pr in stored.items():
+        if name == baseline or not evals.get(name) or not evals.get(baseline):
+            continue
+        p = pr["pooled"]
+        sep = not intervals_overlap((b["success"], *b["ci95"]), (p["success"], *p["ci95"]))
+        shift = evals[name]["test_hard"] - evals[baseline]["test_hard"]
+        easier = p["success"] > b["success"]
+        lines.append((name, shift, sep, easier, p["success"]))
+    robust = [t for t in lines if t[1] >= 0.10]  # at least 10 points better on test_hard than the baseline
+    if robust:
+        verdicts = [f"`{n}` (hard {100 * shift:+.1f} points vs the baseline): pooled PGD success {100 * ps:.1f}% vs "
+                    f"{100 * b['success']:.1f}%, " + ("separated: " + ("easier" if easier else "harder") + " to attack" if sep else
+                                                     "not separated (intervals overlap)")
+                    for n, shift, sep, easier, ps in robust]
+        all_easier = all(sep and easier for _, _, sep, easier, _ in robust)
+        all_harder = all(sep and not easier for _, _, sep, easier, _ in robust)
+        head = ("No: every run that is robust to the colour shift is easier to attack than the baseline. " if all_easier else
+                "Yes: every run that is robust to the colour shift is harder to attack than the baseline. " if all_harder else
+                "Not consistently. ")
+    else:
+        verdicts, head = [], "No run is at least 10 points better than the baseline on test_hard, so the question does not arise. "
+    w.p("**Did distribution-shift robustness come with adversarial robustness?** " + head + "; ".join(verdicts) + ". "
+        f"Scope: white-box targeted PGD within L-inf eps {any_run['eps']}, {len(pair_keys)} pairs, the first seed's run of each "
+        "strategy, source images from the attack split; intervals are over images, not over seeds.")
+    w.p()
+
+
+def _pair_sweep_figure(stored: dict[str, Any], path: Path) -> Optional[Path]:
+    import matplotlib.pyplot as plt
+
+    from ..figures import save
+
+    any_run = next(iter(stored.values()))
+    n = len(any_run["pairs"])
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.6), squeeze=False, sharey=True)
+    for j, r0 in enumerate(any_run["pairs"]):
+        ax = axes[0, j]
+        for name, pr in stored.items():
+            r = next((r for r in pr["pairs"] if (r["source"], r["target"]) == (r0["source"], r0["target"])), None)
+            if r:
+                ax.plot(pr["sweep_eps"], [100 * v for v in r["sweep"]], marker="o", ms=3, label=name)
+        ax.set_title(f"{r0['source']}→{r0['target']} ({r0['source_color']}→{r0['target_color']})", fontsize=8)
+        ax.set_xlabel("eps", fontsize=8)
+        ax.axvline(any_run["eps"], color="gray", ls=":", lw=1)
+    axes[0, 0].set_ylabel("PGD success (%)", fontsize=8)
+    axes[0, -1].legend(fontsize=6)
+    return save(fig, path, dpi=110)
+
+
+def _color_share_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], baseline: str) -> None:
+    """Colour vs brightness: the chromatic share of each attribution with its bootstrap CI, and whether
+    it separates each run from the baseline (the two 95% intervals do not overlap)."""
+    stored = {sp.name: _load(files[sp.name].dir / "gradcam" / "color_share.json") for sp in runs}
+    stored = {k: v for k, v in stored.items() if v}
+    if not stored:
+        w.not_run("colour vs brightness attribution", f"lazy gradcam {' '.join(sp.name for sp in runs)}")
+        return
+    methods = list(dict.fromkeys(m for v in stored.values() for m in v["methods"]))
+    any_run = next(iter(stored.values()))
+    w.p(f"**Colour vs brightness in the attributions** (test_hard, {any_run['n']} images, the predicted class explained). Every "
+        "pixel's attribution is split into its part along the gray axis (brightness: R, G and B move together) and the orthogonal "
+        "chromatic part (channel differences: hue, saturation); the *chromatic share* is the chromatic fraction of an image's "
+        "attribution mass, averaged over images, with a bootstrap 95% CI over images. 1 means the model reads only colour, 0 only "
+        f"brightness; a gradient with no preferred RGB direction gives {any_run['isotropic_share']:.2f}. `gradcam-x-gradient` carries "
+        "the Grad-CAM map to the input by weighting the input gradient with it; `ig` splits the path from the black baseline into its "
+        "gray and chromatic parts (`lazyartist_cli/interpret/chromatic.py`).")
+    w.p()
+
+    def cell(name: str, m: str) -> str:
+        v = stored.get(name, {}).get("methods", {}).get(m)
+        if not v:
+            return "—"
+        src = files[name].dir / "gradcam" / "color_share.json"
+        return (w.num(f"{name}.color_share.{m}", v["mean"], src, ".3f") + f" [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]")
+
+    w.table(["run"] + [f"{m} chromatic share" for m in methods], [[n] + [cell(n, m) for m in methods] for n in stored])
+    base = stored.get(baseline)
+    if base:
+        rows = []
+        for name, v in stored.items():
+            if name == baseline:
+                continue
+            verdicts = []
+            for m in methods:
+                a, b = base["methods"].get(m), v["methods"].get(m)
+                if a and b:
+                    sep = not intervals_overlap((a["mean"], *a["ci95"]), (b["mean"], *b["ci95"]))
+                    direction = "less colour" if b["mean"] < a["mean"] else "more colour"
+                    verdicts.append(f"{'yes' if sep else 'no'} ({direction})")
+                else:
+                    verdicts.append("—")
+            rows.append([name] + verdicts)
+        if rows:
+            w.p(f"Separates the run from the baseline `{baseline}` (95% intervals do not overlap):")
+            w.p()
+            w.table(["run"] + methods, rows)
+    for name in (baseline, *[n for n in stored if n != baseline][:1]):
+        if name in stored:
+            w.fig(stored[name].get("figure"), f"colour vs brightness attribution {name}", 640)
 
 
 def _run_figures(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], what: str, key: str, alt: str) -> None:
