@@ -224,7 +224,9 @@ class AttackConfig(Section):
     batch_size: int = Field(128, ge=0, description="images attacked together; 0: all source images in one batch")
     pairs: list[tuple[int, int]] = Field(default_factory=lambda: [(7, 3), (1, 7), (0, 6), (4, 8)],
                                          description="source -> target pairs attacked with PGD over eps and the sweep")
-    pair_images: int = Field(128, ge=10, description="source images per pair (the first ones of the split)")
+    pair_images: int = Field(100, ge=10, description="source images per pair (the first ones of the split)")
+    pair_sweep: list[float] = Field(default_factory=lambda: [0.02, 0.1],
+                                    description="eps values tried on every pair besides eps (PGD with sweep_steps)")
 
     @field_validator("pairs")
     @classmethod
@@ -238,7 +240,7 @@ class AttackConfig(Section):
             raise ValueError("a pair is listed twice")
         return v
 
-    @field_validator("sweep")
+    @field_validator("sweep", "pair_sweep")
     @classmethod
     def _sweep_range(cls, v: list[float]) -> list[float]:
         if any(e <= 0 or e > 1 for e in v):
@@ -260,14 +262,36 @@ class SAEConfig(Section):
     expansion: int = Field(8, ge=1, le=64)
     k: int = Field(8, ge=1, description="latents kept by TopK")
     l1: float = Field(3e-3, ge=0, description="L1 weight of the l1 variant")
-    epochs: int = Field(20, ge=1, le=1000)
+    epochs: int = Field(5, ge=1, le=1000, description="per SAE (each sweep point)")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)
     top_k: int = Field(16, ge=2, le=64, description="top-activating images per feature")
     n_features: int = Field(32, ge=20, le=512, description="live features labelled and drawn")
     n_interventions: int = Field(5, ge=1, le=50, description="colour and shape features each intervened on")
     factors: list[float] = Field(default_factory=lambda: [0.0, 2.0])
-    n_intervention_images: int = Field(1000, ge=10, le=10_000)
+    n_intervention_images: int = Field(1000, ge=10, le=10_000, description="images of test_easy and of test_hard intervened on")
+    sweep_expansions: list[int] = Field(default_factory=lambda: [4, 8],
+                                        description="SAE sizes (latents = expansion x layer width) tried; [] : use expansion and k")
+    sweep_k: list[int] = Field(default_factory=lambda: [4, 8, 16], description="TopK k values tried")
+    ev_target: float = Field(0.95, gt=0, le=1, description="held-out explained variance a swept SAE must reach")
+    dead_target: float = Field(0.10, ge=0, le=1, description="largest held-out dead fraction a swept SAE may have")
+    aux_coef: float = Field(0.25, ge=0, description="weight of the AuxK loss on dead latents (topk; Gao et al. use 1/32)")
+    dead_after: int = Field(10_000, ge=1, description="training samples without firing after which a latent counts as dead")
+    grid_digits: int = Field(20, ge=2, le=200, description="digits per class in the labelling grid (each in every colour)")
+
+    @field_validator("sweep_expansions")
+    @classmethod
+    def _sizes(cls, v: list[int]) -> list[int]:
+        if any(e < 1 for e in v):
+            raise ValueError("an SAE size below the layer width: every expansion must be >= 1 (latents = expansion x width)")
+        return sorted(set(v))
+
+    @field_validator("sweep_k")
+    @classmethod
+    def _ks(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError("every k must be >= 1")
+        return sorted(set(v))
 
 
 STUDY_ANALYSES = ("counterfactual", "gradcam", "probe", "attack", "sae")

@@ -144,7 +144,7 @@ def test_attack_cli_and_bad_inputs(trained):
     runs, _ = trained
     res = invoke(runs, "attack", "base", "--json", "-q", "--set", "attack.n_images=12", "--set", "attack.sweep=[0.02, 0.05]",
                  "--steps", "10", "--set", "attack.pairs=[[7, 3], [0, 6]]", "--set", "attack.pair_images=10",
-                 "--set", "attack.sweep_steps=5")
+                 "--set", "attack.sweep_steps=5", "--set", "attack.pair_sweep=[0.02]")
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["runs"]["base"]
     pairs = r["pairs"]

@@ -71,3 +71,54 @@ def test_purity_and_labels():
     assert label_feature(0.1, 0.7) == "shape"
     assert label_feature(0.8, 0.8) == "polysemantic"
     assert label_feature(0.3, 0.3) == "unclear"
+
+
+def test_auxiliary_loss_touches_only_dead_latents():
+    """The AuxK term adds gradient to the encoder rows of dead latents only, and is absent when none is dead."""
+    x = toy_acts(64)
+
+    def encoder_grad(aux_coef, dead):
+        torch.manual_seed(0)
+        sae = SparseAutoencoder(16, expansion=4, kind="topk", k=2, aux_coef=aux_coef)
+        loss, logs, _ = sae.loss(x, dead)
+        loss.backward()
+        return sae.encoder.weight.grad.clone(), logs
+
+    dead = torch.zeros(64, dtype=torch.bool)
+    _, logs = encoder_grad(1.0, dead)
+    assert "aux" not in logs  # nothing dead: no auxiliary term
+    dead[10:20] = True
+    g0, _ = encoder_grad(0.0, dead)
+    g1, logs = encoder_grad(1.0, dead)
+    assert logs["aux"] > 0
+    changed = (g1 - g0).abs().sum(1) > 1e-9
+    assert changed[10:20].any() and not changed[~dead].any()
+    sae = SparseAutoencoder(16, expansion=4, kind="topk", k=2)
+    assert sae.config()["k_aux"] == 8 and sae.config()["aux_coef"] == pytest.approx(1 / 32)
+
+
+def test_sweep_chooses_the_sparsest_point_that_meets_both_targets():
+    from lazyartist_cli.config import load_config
+    from lazyartist_cli.pipeline.sae import sweep_saes
+
+    acts = toy_acts(n=1024, d=16)
+    s = load_config(None, {"sae.sweep_expansions": [2, 4], "sae.sweep_k": [2, 8], "sae.epochs": 4, "sae.ev_target": 0.5,
+                           "sae.dead_target": 1.0, "sae.batch_size": 64}).sae
+    rows, chosen, sae = sweep_saes(acts, acts, s, seed=0)
+    assert [(r["expansion"], r["k"]) for r in rows] == [(2, 2), (2, 8), (4, 2), (4, 8)]
+    ok = [r for r in rows if r["meets"]]
+    assert ok and chosen == min(ok, key=lambda r: (r["k"], r["latents"]))
+    assert sae.k == chosen["k"] and sae.m == chosen["latents"]
+    s2 = s.model_copy(update={"ev_target": 1.0})  # unreachable: the best explained variance is kept
+    rows, chosen, _ = sweep_saes(acts, acts, s2, seed=0)
+    assert chosen["explained_variance"] == max(r["explained_variance"] for r in rows)
+
+
+def test_sae_size_below_the_layer_width_is_a_config_error():
+    from lazyartist_cli.config import load_config
+    from lazyartist_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="below the layer width"):
+        load_config(None, {"sae.sweep_expansions": [0, 4]})
+    with pytest.raises(ConfigError, match="sae.expansion"):
+        load_config(None, {"sae.expansion": 0})

@@ -59,22 +59,23 @@ def sae(
 ) -> dict[str, Any]:
     cfg = ctx.load(**{"sae.layer": layer, "sae.kind": kind, "sae.k": k, "sae.epochs": epochs})
     res = run_sae(cfg, ctx.runs_dir, runs, reporter=ctx.reporter)
-    t = Table(title=f"SAE ({cfg.sae.kind}, {cfg.sae.expansion}x) on held-out val activations")
-    for col in ("run", "layer", "MSE", "expl. var.", "L0", "dead", "acc", "acc (reconstructed)", "colour", "shape", "polysem.", "unclear"):
+    t = Table(title=f"SAE ({cfg.sae.kind}) on held-out val activations")
+    for col in ("run", "layer", "latents", "k", "MSE", "expl. var.", "L0", "dead", "acc", "acc (reconstructed)", "colour", "shape",
+                "polysem.", "unclear"):
         t.add_column(col, justify="left" if col in ("run", "layer") else "right")
     for name, r in res.items():
         m, sh = r["metrics"], r["label_shares"]
-        t.add_row(name, r["layer"], f"{m['mse']:.4f}", f"{m['explained_variance']:.3f}", f"{m['l0']:.1f}",
+        t.add_row(name, r["layer"], str(r["latents"]), str(r.get("k", "-")), f"{m['mse']:.4f}", f"{m['explained_variance']:.3f}", f"{m['l0']:.1f}",
                   f"{100 * m['dead_fraction']:.0f}%", f"{100 * m['accuracy_val']:.1f}%", f"{100 * m['accuracy_val_reconstructed']:.1f}%",
                   *(f"{100 * sh[lab]:.0f}%" for lab in ("colour", "shape", "polysemantic", "unclear")))
     ctx.print(t)
-    it = Table(title="interventions: mean share of flipped predictions (test_easy)")
+    it = Table(title="interventions: share of flipped predictions (label@factor/split, pooled over features)")
     it.add_column("run")
     keys = sorted({k for r in res.values() for k in r["intervention_contrast"]})
     for key in keys:
         it.add_column(key, justify="right")
     for name, r in res.items():
-        it.add_row(name, *(f"{100 * r['intervention_contrast'][key]['mean_flip_share']:.1f}%" if key in r["intervention_contrast"] else "-"
+        it.add_row(name, *(f"{100 * r['intervention_contrast'][key]['flip']['mean']:.1f}%" if key in r["intervention_contrast"] else "-"
                            for key in keys))
     ctx.print(it)
     for name, r in res.items():

@@ -35,6 +35,18 @@ def recolor_all(
 
 
 @torch.no_grad()
+def every_colour(images: torch.Tensor, digits: torch.Tensor, colors: torch.Tensor, palette: torch.Tensor,
+                 protocol: str) -> torch.Tensor:
+    """The fully crossed grid: each image in every palette colour (its own colour kept as is), (N, K, 3, H, W)."""
+    recol, src, new_c = recolor_all(images, digits, colors, palette, protocol)
+    n, k = images.shape[0], palette.shape[0]
+    grid = torch.empty(n, k, *images.shape[1:], device=images.device, dtype=images.dtype)
+    grid[torch.arange(n, device=images.device), colors] = images
+    grid[src, new_c] = recol
+    return grid
+
+
+@torch.no_grad()
 def counterfactual_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted class, confidence) of each image."""
     was = model.training

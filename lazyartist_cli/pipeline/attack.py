@@ -45,9 +45,9 @@ def summarize(res: AttackResult, x: torch.Tensor) -> dict[str, Any]:
 def attack_pairs(run: LoadedRun, x_all: torch.Tensor, y_all: torch.Tensor, meta: dict[str, Any], a: AttackConfig,
                  seed: int) -> dict[str, Any]:
     """PGD (``sweep_steps`` steps) on the first ``pair_images`` source images of every pair in ``a.pairs``, at ``a.eps``
-    and at every sweep eps: success rates with bootstrap 95% CIs over images, per pair and pooled over pairs."""
+    and at every ``pair_sweep`` eps: success rates with bootstrap 95% CIs over images, per pair and pooled over pairs."""
     names, rgb = meta["palette"]["names"], torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
-    grid = sorted(set(a.sweep) | {a.eps})
+    grid = sorted(set(a.pair_sweep) | {a.eps})
     rows, pooled = [], []
     for s, t in a.pairs:
         idx = torch.nonzero(y_all == s).flatten()[: a.pair_images]

@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..figures import to_hwc
 from ..figures.confusion import image_panel
 from ..interpret.actmax import ActMaxConfig, activation_maximization
-from ..interpret.counterfactual import recolor_all
+from ..interpret.counterfactual import every_colour
 from ..interpret.hooks import LayerCapture, find_layer, layer_outputs
 from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
 from ..models import INFERENCE_BATCH
@@ -68,11 +68,8 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
     # selectivity stimuli: per_class digits of each class, each in every palette colour
     idx = torch.cat([torch.nonzero(easy.labels == k).flatten()[: p.selectivity_digits] for k in range(10)])
     base_x, base_digits, base_colors = xe[idx.to(device)], easy.digits[idx].to(device), easy.colors[idx].to(device)
-    recol, src, new_c = recolor_all(base_x, base_digits, base_colors, palette, meta["protocol"])
-    d, k = idx.shape[0], palette.shape[0]
-    stim = torch.empty(d, k, *xe.shape[1:], device=device)
-    stim[torch.arange(d, device=device), base_colors] = base_x
-    stim[src, new_c] = recol
+    stim = every_colour(base_x, base_digits, base_colors, palette, meta["protocol"])  # (d, K, 3, H, W)
+    d, k = stim.shape[:2]
     solid = palette[:, :, None, None].expand(-1, 3, 28, 28).contiguous()
     pool_x = torch.cat([xe, xh])
     out_dir = run.path / "probe"

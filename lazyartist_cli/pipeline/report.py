@@ -481,26 +481,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
 
     # ---------- 7. sparse autoencoders
     w.h(2, "7. Sparse autoencoders")
-    rows, irows = [], []
-    for sp in first:
-        sa = files[sp.name].get("sae")
-        if not sa:
-            continue
-        m, sh, src = sa["metrics"], sa["label_shares"], files[sp.name].sae
-        rows.append([sp.name, sa["layer"], f"{sa['latents']}", w.num(f"{sp.name}.sae.explained_variance", m["explained_variance"], src, ".3f"),
-                     f"{m['l0']:.1f}", w.num(f"{sp.name}.sae.dead_fraction", m["dead_fraction"], src),
-                     w.num(f"{sp.name}.sae.accuracy_val_reconstructed", m["accuracy_val_reconstructed"], src),
-                     *(w.num(f"{sp.name}.sae.label.{k}", sh[k], src) for k in ("colour", "shape", "polysemantic", "unclear"))])
-        for key, v in sa.get("intervention_contrast", {}).items():
-            irows.append([sp.name, key, str(v["features"]), w.num(f"{sp.name}.sae.intervention.{key}", v["mean_flip_share"], src)])
-    if rows:
-        w.p("SAEs trained on held-out activations of each model's penultimate layer; features labelled by the colour and digit purity of their top-activating images:")
-        w.p()
-        w.table(["run", "layer", "latents", "expl. var.", "L0", "dead", "acc. (reconstructed)", "colour", "shape", "polysem.", "unclear"], rows)
-        w.p("Interventions (feature set to factor × its value, `label@factor`): mean share of test_easy predictions that flip:")
-        w.p()
-        w.table(["run", "features@factor", "features", "flipped"], irows)
-        _run_figures(w, first, files, "sae", "feature_strips", "SAE features")
+    if any(files[sp.name].get("sae") for sp in first):
+        _sae_section(w, first, files)
     else:
         w.not_run("sae", f"lazy sae {' '.join(sp.name for sp in first)}")
     reporter.update("report", 1)
@@ -575,6 +557,78 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     write_text_atomic(path, "\n".join(w.lines).rstrip() + "\n")
     return {"ok": True, "path": str(path), "sections": w.sections, "numbers": w.numbers,
             "sources": sorted({n["source"] for n in w.numbers})}
+
+
+def _ci_cell(v: dict[str, Any], scale: float = 100, digits: int = 1, unit: str = "%") -> str:
+    return f"{scale * v['mean']:.{digits}f}{unit} [{scale * v['ci95'][0]:.{digits}f}, {scale * v['ci95'][1]:.{digits}f}]"
+
+
+def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> None:
+    """SAEs: held-out quality against the targets, the size/k sweep, labels on the crossed grid, and
+    interventions on test_easy and test_hard with CIs; when single-feature effects are small, the numbers
+    that say why (redundancy, the effect of ablating a whole label group)."""
+    rows, irows, grows = [], [], []
+    stored = {sp.name: files[sp.name].get("sae") for sp in runs if files[sp.name].get("sae")}
+    for name, sa in stored.items():
+        m, sh, src = sa["metrics"], sa["label_shares"], files[name].sae
+        tg = sa.get("targets", {})
+        meets = m.get("meets_targets")
+        rows.append([name, sa["layer"], str(sa["latents"]), str(sa.get("k", "—")),
+                     w.num(f"{name}.sae.explained_variance", m["explained_variance"], src, ".3f"), f"{m['l0']:.1f}",
+                     w.num(f"{name}.sae.dead_fraction", m["dead_fraction"], src),
+                     "—" if meets is None else ("yes" if meets else "**no**"),
+                     w.num(f"{name}.sae.accuracy_val_reconstructed", m["accuracy_val_reconstructed"], src),
+                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) for k in ("colour", "shape", "polysemantic", "unclear"))])
+        for key, v in sa.get("intervention_contrast", {}).items():
+            if "flip" not in v:
+                continue
+            irows.append([name, f"{v['label']} × {v['factor']:g}", v["split"], str(v["features"]), _ci_cell(v["flip"]),
+                          _ci_cell(v["shift_to_class"], 100, 2, " pts")])
+        for key, v in sa.get("group_ablation", {}).items():
+            grows.append([name, v["label"], v["split"], str(v["features"]), _ci_cell(v["flip"]),
+                          f"{100 * v['accuracy_before']:.1f}% → {100 * v['accuracy_after']:.1f}%"])
+    any_sa = next(iter(stored.values()))
+    tg = any_sa.get("targets", {"explained_variance": 0.95, "dead_fraction": 0.10})
+    lab = any_sa.get("labelling", {})
+    w.p(f"TopK SAEs on each model's penultimate layer with the AuxK loss on dead latents; size and k chosen per run from a "
+        f"sweep (the sparsest point with held-out explained variance ≥ {tg['explained_variance']:.2f} and dead latents "
+        f"< {100 * tg['dead_fraction']:.0f}% on val activations). Features are labelled on the fully crossed grid "
+        f"({lab.get('digits_per_class', '?')} test_easy digits per class, each in all {lab.get('colours', '?')} colours) by the "
+        "colour and digit purity of their top-activating images.")
+    w.p()
+    w.table(["run", "layer", "latents", "k", "expl. var.", "L0", "dead", "meets targets", "acc. (reconstructed)", "colour", "shape",
+             "polysem.", "unclear"], rows)
+    for name, sa in stored.items():
+        w.fig(sa.get("paths", {}).get("sweep"), f"SAE sweep {name}", 420)
+        break
+    if irows:
+        w.p("Interventions (a feature's value × factor, pooled over the intervened features; flip = prediction changes; shift = "
+            "mean change of the probability of the feature's class: its digit for shape features, the class whose dominant "
+            "colour it is for colour features), bootstrap 95% CIs over images:")
+        w.p()
+        w.table(["run", "features", "split", "features intervened", "flipped", "shift to the feature's class"], irows)
+    if grows:
+        w.p("All features of one label switched off together (factor 0):")
+        w.p()
+        w.table(["run", "label", "split", "features", "flipped", "accuracy"], grows)
+    why = []
+    for name, sa in stored.items():
+        single = [v for v in sa.get("intervention_contrast", {}).values() if "flip" in v and v["factor"] == 0]
+        group = sa.get("group_ablation", {})
+        red = [i["same_label_and_class"] for i in sa.get("interventions", []) if "same_label_and_class" in i]
+        cos = [i["max_decoder_cosine"] for i in sa.get("interventions", []) if "max_decoder_cosine" in i]
+        if single and max(v["flip"]["mean"] for v in single) < 0.05 and red:
+            g = max(group.values(), key=lambda v: v["flip"]["mean"]) if group else None
+            why.append(f"`{name}`: single features flip at most {100 * max(v['flip']['mean'] for v in single):.1f}% of predictions; "
+                       f"each intervened feature shares its label and class with {sum(red) / len(red):.1f} other live features on "
+                       f"average (largest decoder cosine to another live feature: {sum(cos) / max(len(cos), 1):.2f} on average)"
+                       + (f", and switching off all {g['features']} {g['label']} features together flips "
+                          f"{100 * g['flip']['mean']:.1f}% on {g['split']}" if g else "") + ".")
+    if why:
+        w.p("**Why single-feature effects are small:** " + " ".join(why) + " The model reads each concept through several "
+            "features, so removing one leaves the others to carry it.")
+        w.p()
+    _run_figures(w, runs, files, "sae", "feature_strips", "SAE features")
 
 
 def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], evals: dict[str, Any], baseline: str) -> None:

@@ -1,7 +1,8 @@
 """SAE metrics, feature labels from top-activating images, and interventions.
 
-Feature labels from the top-k activating images of each live feature, over a
-pool where colour and digit are decorrelated (test_easy + test_hard):
+Feature labels from the top-k activating images of each live feature, over the
+fully crossed grid (every digit of a sample in every palette colour, so colour and
+digit are independent and every pair is equally frequent):
 colour purity = share of the most common colour, digit purity = share of the
 most common label. ``colour`` when colour purity >= PURE and digit purity
 < PURE, ``shape`` when the reverse, ``polysemantic`` when both are >= PURE

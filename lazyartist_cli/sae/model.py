@@ -5,7 +5,8 @@ x_hat = W_dec z + b_dec. Two variants:
 
 * ``l1``: loss = MSE + l1 * sum_i |z_i| * ||W_dec[:, i]||  (L1 weighted by decoder
   column norms, so shrinking the decoder cannot cheat the penalty);
-* ``topk``: keep the k largest latents per sample, zero the rest; loss = MSE, plus
+* ``topk``: keep the k largest latents per sample, zero the rest; loss = normalised MSE
+  (MSE / the batch's variance, as in Gao et al.), plus
   Gao et al.'s auxiliary loss on dead latents (AuxK): the ``k_aux`` largest
   pre-activations among the latents that have not fired for ``dead_after`` training
   samples reconstruct the main reconstruction's error e = x - x_hat (decoder without
@@ -68,7 +69,7 @@ class SparseAutoencoder(nn.Module):
         z = self.sparsify(pre)
         x_hat = self.decode(z)
         mse = (x_hat - x).pow(2).mean()
-        loss = mse
+        loss = mse / (x - x.mean(0)).pow(2).mean().clamp_min(1e-12) if self.kind == "topk" else mse  # normalised MSE
         logs = {"mse": mse.item()}
         if self.kind == "l1":
             sparsity = (z * self.decoder.weight.norm(dim=0)).sum(1).mean()
