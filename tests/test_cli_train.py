@@ -169,8 +169,11 @@ def test_sae_cli_and_bad_inputs(trained):
                  "--set", "sae.n_intervention_images=100")
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["runs"]["base"]
-    assert r["layer"] == "act2" and r["latents"] == 512
+    assert r["layer"] == "act2" and len(r["sweep"]) == 6 and r["chosen"]["meets"] in (True, False)
+    assert (r["latents"], r["k"]) == (r["chosen"]["latents"], r["chosen"]["k"])  # the chosen sweep point is the SAE kept
     assert r["metrics"]["train_loss_last"] < r["metrics"]["train_loss_first"]
+    assert set(r["group_ablation"]) <= {"colour/test_easy", "colour/test_hard", "shape/test_easy", "shape/test_hard"}
+    assert (runs / "base/sae/sweep.png").is_file()
     assert len(r["features"]) == 20 and (runs / "base/sae/sae.pt").is_file()
     assert (runs / "base/sae/features.csv").read_text().count("\n") == 21
     res = invoke(runs, "sae", "base", "--k", "100000")

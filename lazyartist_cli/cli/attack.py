@@ -54,10 +54,12 @@ def sae(
     runs: RunsArg,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Layer (sae.layer; default: penultimate).", show_default=False)] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="topk | l1 (sae.kind).", show_default=False)] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Latents kept by TopK (sae.k).", show_default=False)] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Latents kept by TopK (sae.k); given, it replaces the size/k sweep.",
+                                             show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="SAE epochs (sae.epochs).", show_default=False)] = None,
 ) -> dict[str, Any]:
-    cfg = ctx.load(**{"sae.layer": layer, "sae.kind": kind, "sae.k": k, "sae.epochs": epochs})
+    cfg = ctx.load(**{"sae.layer": layer, "sae.kind": kind, "sae.k": k, "sae.epochs": epochs,
+                      "sae.sweep_expansions": [] if k is not None else None})
     res = run_sae(cfg, ctx.runs_dir, runs, reporter=ctx.reporter)
     t = Table(title=f"SAE ({cfg.sae.kind}) on held-out val activations")
     for col in ("run", "layer", "latents", "k", "MSE", "expl. var.", "L0", "dead", "acc", "acc (reconstructed)", "colour", "shape",
