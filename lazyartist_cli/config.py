@@ -193,8 +193,12 @@ class ProbeConfig(Section):
     layers: Optional[list[str]] = Field(None, description="default: an early, a middle and a late layer")
     channels: Optional[list[int]] = Field(None, description="unit indices per layer; default: the first n_units")
     n_units: int = Field(8, ge=1, le=512)
-    objective: Literal["channel", "neuron"] = "channel"
-    steps: int = Field(500, ge=1, le=20_000)
+    objective: Literal["auto", "channel", "neuron"] = Field(
+        "auto", description="auto: one neuron (centre position) of a conv map, the unit of a linear layer")
+    steps: int = Field(256, ge=1, le=20_000)
+    restarts: int = Field(3, ge=1, le=16, description="random starts per unit; the best is kept")
+    scale: float = Field(0.1, ge=0, lt=0.5, description="transformation robustness: random rescaling by up to this fraction")
+    rotate: float = Field(5.0, ge=0, le=45, description="transformation robustness: random rotation of up to this many degrees")
     lr: float = Field(0.05, gt=0)
     param: Literal["pixel", "fft"] = "fft"
     l2: float = Field(1e-3, ge=0)

@@ -182,3 +182,42 @@ def test_attention_scores():
     assert torch.allclose(s["stroke_share"], torch.tensor([1.0, 0.12]))
     assert torch.allclose(s["concentration"], torch.tensor([10 / 100, 80 / 100]))
     assert s["label"].tolist() == [0, 1]
+
+
+def test_colourness_separates_flat_colour_from_gray_edges():
+    from lazyartist_cli.interpret.actmax import colourness
+
+    flat = torch.zeros(1, 3, 8, 8)
+    flat[:, 0] = 1.0  # pure red, no edges
+    edges = torch.zeros(1, 3, 8, 8)
+    edges[..., ::2] = 1.0  # gray stripes, no colour
+    both = (flat + edges).clamp(0, 1)
+    c = colourness(torch.cat([flat, edges, both]))
+    assert c[0] == pytest.approx(1.0) and c[1] == pytest.approx(0.0) and 0 < c[2] < 1
+
+
+def test_random_affine_is_the_identity_at_zero_and_restarts_keep_one_image_per_unit():
+    from lazyartist_cli.interpret.actmax import random_affine
+
+    x = torch.rand(3, 3, 10, 10)
+    assert torch.allclose(random_affine(x, 0.0, 0.0, torch.Generator().manual_seed(0)), x, atol=1e-5)
+    model = build_model("lazy-cnn")
+    cfg = ActMaxConfig(steps=3, restarts=3, scale=0.1, rotate=5.0, objective="neuron")
+    imgs, reached, _ = activation_maximization(model, "act", torch.tensor([0, 1]), cfg)
+    assert imgs.shape == (2, 3, 28, 28) and reached.shape == (2,)
+    again, reached2, _ = activation_maximization(model, "act", torch.tensor([0, 1]), cfg)
+    assert torch.equal(imgs, again) and torch.equal(reached, reached2)
+
+
+def test_per_neuron_objective_needs_spatial_maps():
+    from lazyartist_cli.pipeline.probe import filter_patches, layer_objective
+
+    assert layer_objective("auto", "conv", spatial=True, named=False) == "neuron"
+    assert layer_objective("auto", "fc1", spatial=False, named=False) == "channel"
+    assert layer_objective("neuron", "fc1", spatial=False, named=False) == "channel"  # a default layer falls back
+    with pytest.raises(UsageError, match="no spatial maps"):
+        layer_objective("neuron", "fc1", spatial=False, named=True)
+    model = build_model("lazy-cnn")
+    p = filter_patches(model, "conv", [0, 2])
+    assert p.shape == (2, 3, 3, 3) and p.min() >= 0 and p.max() <= 1
+    assert filter_patches(model, "conv2", [0]) is None  # not an RGB filter

@@ -59,10 +59,10 @@ def probe(
     res = run_probe(cfg, ctx.runs_dir, runs, reporter=ctx.reporter)
     for name, r in res.items():
         t = Table(title=f"{name}: units (colour/shape = share of response variance; label thresholds tau={r['thresholds']['tau']})")
-        for col in ("layer", "unit", "objective", "colour", "shape", "solid colour", "label"):
+        for col in ("layer", "unit", "objective", "colourness", "colour", "shape", "solid colour", "label"):
             t.add_column(col, justify="left" if col in ("layer", "label") else "right")
         for u in r["units"]:
-            t.add_row(u["layer"], str(u["unit"]), f"{u['objective']:.2f}", f"{u['colour_score']:.2f}", f"{u['shape_score']:.2f}",
+            t.add_row(u["layer"], str(u["unit"]), f"{u['objective']:.2f}", f"{u.get('colourness', float('nan')):.2f}", f"{u['colour_score']:.2f}", f"{u['shape_score']:.2f}",
                       f"{u['solid_colour_score']:.2f}", u["label"])
         ctx.print(t)
     cmp_table = Table(title="share of probed units per label")

@@ -11,6 +11,12 @@ after each step) and a Fourier one with decorrelated colour, passed through a
 sigmoid (Olah et al. / Lucid): the spectrum is scaled by 1/frequency so that
 low frequencies dominate.
 
+Transformation robustness (``scale``, ``rotate``: a random affine per image and
+step, after the jitter) and ``restarts`` (independent starts per unit, all in one
+batch; the one reaching the highest objective is kept) make the images less
+dependent on one pixel grid and one start. ``colourness`` measures how much of
+a visualisation is colour rather than edges.
+
 Shapes: ``units`` (U,) indices into the layer's channels or features;
 returns images (U, 3, H, W) in [0, 1] and the objective reached (U,).
 """
@@ -41,6 +47,32 @@ class ActMaxConfig:
     jitter: int = 2
     blur_every: int = 0
     size: int = 28
+    scale: float = 0.0  # random rescaling by a factor in [1 - scale, 1 + scale] per step and image
+    rotate: float = 0.0  # random rotation of up to this many degrees per step and image
+    restarts: int = 1  # independent starts per unit; the one reaching the highest objective is kept
+
+
+def random_affine(x: torch.Tensor, scale: float, rotate: float, generator: torch.Generator) -> torch.Tensor:
+    """Each image rescaled and rotated by its own random amount (transformation robustness, Olah et al. 2017)."""
+    n = x.shape[0]
+    s = 1 + (torch.rand(n, generator=generator) * 2 - 1) * scale
+    a = (torch.rand(n, generator=generator) * 2 - 1) * rotate * torch.pi / 180
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = a.cos() / s, -a.sin() / s
+    theta[:, 1, 0], theta[:, 1, 1] = a.sin() / s, a.cos() / s
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def colourness(images: torch.Tensor) -> torch.Tensor:
+    """How much of a visualisation is colour rather than edges, per image (U,), in [0, 1]: the chromatic energy
+    (mean squared distance of each pixel from the gray axis) over itself plus the edge energy (mean squared
+    gradient of the luminance). A flat colour patch scores 1, a gray edge pattern 0."""
+    gray = images.mean(1, keepdim=True)
+    chroma = (images - gray).pow(2).sum(1).mean((1, 2))
+    lum = gray[:, 0]
+    edges = (lum[:, 1:, :] - lum[:, :-1, :]).pow(2).mean((1, 2)) + (lum[:, :, 1:] - lum[:, :, :-1]).pow(2).mean((1, 2))
+    return chroma / (chroma + edges).clamp_min(1e-12)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
@@ -102,6 +134,8 @@ def activation_maximization(
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
+    n_units, r = units.shape[0], max(1, cfg.restarts)
+    units = units.repeat(r)  # restart j of unit i is row j * n_units + i
     n = units.shape[0]
     param = (FourierImage if cfg.param == "fft" else PixelImage)(n, cfg.size, gen).to(device)
     opt = torch.optim.Adam(param.parameters(), lr=cfg.lr)
@@ -118,6 +152,8 @@ def activation_maximization(
                 if cfg.jitter:
                     dy, dx = torch.randint(-cfg.jitter, cfg.jitter + 1, (2,), generator=gen).tolist()
                     x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+                if cfg.scale or cfg.rotate:
+                    x = random_affine(x, cfg.scale, cfg.rotate, gen)
                 model(x)  # the hook captures the layer's output
                 value = unit_activation(cap.live, units, cfg.objective)
                 loss = -value.sum()
@@ -139,7 +175,9 @@ def activation_maximization(
                 model(final)
                 reached = unit_activation(cap.activation, units, cfg.objective)
     finally:
-        for p, r in zip(model.parameters(), requires):
-            p.requires_grad_(r)
+        for p, req in zip(model.parameters(), requires):
+            p.requires_grad_(req)
         model.train(was_training)
-    return final, reached, trace
+    best = reached.view(r, n_units).argmax(0)  # the restart that reached the most, per unit
+    rows = best * n_units + torch.arange(n_units, device=best.device)
+    return final[rows], reached[rows], trace

@@ -28,12 +28,13 @@ def make_attack(name: str, a: AttackConfig, eps: float, seed: int, steps: int | 
     return attack
 
 
-def summarize(res: AttackResult, x: torch.Tensor) -> dict[str, Any]:
+def summarize(res: AttackResult, x: torch.Tensor, seed: int = 0) -> dict[str, Any]:
     delta = (res.x_adv - x).flatten(1)
     its = res.iterations[res.success].float()
     return {
         "n": int(x.shape[0]),
         "success_rate": res.success.float().mean().item(),
+        "success_ci95": list(bootstrap_ci(res.success.float().cpu(), seed=seed)[1:]),
         "linf_mean": delta.abs().max(1).values.mean().item(),
         "l2_mean": delta.norm(dim=1).mean().item(),
         "iterations_mean": its.mean().item() if its.numel() else None,
@@ -79,7 +80,7 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
     with torch.no_grad():
         clean = run.model.eval()(x).softmax(1)
     results = {name: make_attack(name, a, a.eps, cfg.seed)(run.model, x, target) for name in ATTACKS}
-    headline = {name: summarize(r, x) for name, r in results.items()}
+    headline = {name: summarize(r, x, cfg.seed) for name, r in results.items()}
     curves: dict[str, list[float]] = {name: [] for name in ATTACKS}
     n_sweep = x.shape[0] if a.sweep_images is None else min(a.sweep_images, x.shape[0])  # the first n source images
     for eps in a.sweep:

@@ -99,6 +99,7 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
     summary_scores = {
         "n": n,
         "stroke_share_mean": share.mean().item(),
+        "stroke_share_ci95": list(bootstrap_ci(share, seed=cfg.seed)[1:]),
         "stroke_share_median": share.median().item(),
         "concentration_mean": conc.mean().item(),
         "proportions": {name: (lab == i).float().mean().item() for i, name in enumerate(LABELS)},

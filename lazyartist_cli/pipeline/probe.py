@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import UsageError
 from ..figures import to_hwc
 from ..figures.confusion import image_panel
-from ..interpret.actmax import ActMaxConfig, activation_maximization
+from ..interpret.actmax import ActMaxConfig, activation_maximization, colourness
 from ..interpret.counterfactual import every_colour
 from ..interpret.hooks import LayerCapture, find_layer, layer_outputs
 from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
@@ -46,12 +46,35 @@ def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.
     return layer_outputs(model, layer, x, reduce, batch_size)
 
 
-def _n_units(model: nn.Module, layer: str, device: torch.device) -> int:
+def _layer_shape(model: nn.Module, layer: str, device: torch.device) -> tuple[int, bool]:
+    """(units, whether the layer outputs spatial maps)."""
     with torch.no_grad(), LayerCapture(model, layer) as cap:
         model.eval()(torch.zeros(1, 3, 28, 28, device=device))
     if cap.activation is None:
         raise UsageError(f"layer {layer!r} is not used in the forward pass")
-    return int(cap.activation.shape[1])
+    return int(cap.activation.shape[1]), cap.activation.dim() == 4
+
+
+def layer_objective(requested: str, layer: str, spatial: bool, named: bool) -> str:
+    """``auto``: one neuron (the centre position) of a convolutional map, the unit itself of a linear layer.
+    ``neuron`` asked for a layer the user named that has no spatial maps is a usage error."""
+    if requested == "auto":
+        return "neuron" if spatial else "channel"
+    if requested == "neuron" and not spatial:
+        if named:
+            raise UsageError(f"layer {layer!r} has no spatial maps, so it has no single-neuron objective; "
+                             "use probe.objective = 'auto' or 'channel'")
+        return "channel"
+    return requested
+
+
+def filter_patches(model: nn.Module, layer: str, units: list[int]) -> torch.Tensor | None:
+    """The RGB filters (U, 3, k, k) of a first-layer convolution, each scaled to [0, 1] around 0.5; None for other layers."""
+    module = find_layer(model, layer)
+    if not isinstance(module, nn.Conv2d) or module.in_channels != 3:
+        return None
+    w = module.weight.detach()[units].float()
+    return (w / (2 * w.abs().amax((1, 2, 3), keepdim=True).clamp_min(1e-12)) + 0.5).clamp(0, 1)
 
 
 def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
@@ -73,28 +96,40 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
     solid = palette[:, :, None, None].expand(-1, 3, 28, 28).contiguous()
     pool_x = torch.cat([xe, xh])
     out_dir = run.path / "probe"
-    am_cfg = ActMaxConfig(steps=p.steps, lr=p.lr, param=p.param, objective=p.objective, l2=p.l2, tv=p.tv,
-                          jitter=p.jitter, blur_every=p.blur_every)
+
     units_out: list[dict[str, Any]] = []
     paths: dict[str, Any] = {"grids": [], "units": [], "top": []}
     reporter.start("probe", f"{run.name}: probing", len(layers))
     for layer in layers:
-        n_all = _n_units(run.model, layer, device)
+        n_all, spatial = _layer_shape(run.model, layer, device)
+        objective = layer_objective(p.objective, layer, spatial, named=p.layers is not None)
+        am_cfg = ActMaxConfig(steps=p.steps, lr=p.lr, param=p.param, objective=objective, l2=p.l2, tv=p.tv,
+                              jitter=p.jitter, blur_every=p.blur_every, scale=p.scale, rotate=p.rotate, restarts=p.restarts)
         chans = p.channels if p.channels is not None else list(range(min(p.n_units, n_all)))
         bad = [c for c in chans if c < 0 or c >= n_all]
         if bad:
             raise UsageError(f"channel index {bad[0]} out of range for layer {layer!r} (it has {n_all} units: 0..{n_all - 1})")
         units = torch.tensor(chans, dtype=torch.long)
         images, reached, _ = activation_maximization(run.model, layer, units, am_cfg, seed=cfg.seed, device=device)
-        resp = layer_responses(run.model, layer, stim.reshape(d * k, *xe.shape[1:]), units, p.objective).reshape(d, k, -1)
-        solid_resp = layer_responses(run.model, layer, solid, units, p.objective)
+        colour_of_image = colourness(images).cpu()
+        resp = layer_responses(run.model, layer, stim.reshape(d * k, *xe.shape[1:]), units, objective).reshape(d, k, -1)
+        solid_resp = layer_responses(run.model, layer, solid, units, objective)
         sel = selectivity_scores(resp.cpu(), easy.labels[idx], solid_resp.cpu())
-        pool_resp = layer_responses(run.model, layer, pool_x, units, p.objective)  # (20000, U)
+        pool_resp = layer_responses(run.model, layer, pool_x, units, objective)  # (20000, U)
         top = pool_resp.topk(p.top_k, dim=0).indices.T.cpu()  # (U, top_k)
         safe = layer.replace(".", "_") or "input"
-        titles = [f"{layer}/{c}\nobj {float(v):.2f}\n{LABELS[int(sel['label'][i])]}" for i, (c, v) in enumerate(zip(chans, reached))]
-        paths["grids"].append(str(image_panel(to_hwc(images), titles, out_dir / f"actmax_{safe}.png",
-                                              cols=min(8, len(chans)), suptitle=f"{run.name}: activation maximisation, {layer}")))
+        titles = [f"{layer}/{c}\nobj {float(v):.2f} col {float(colour_of_image[i]):.2f}\n{LABELS[int(sel['label'][i])]}"
+                  for i, (c, v) in enumerate(zip(chans, reached))]
+        panel, panel_titles, cols = images, titles, min(8, len(chans))
+        patches = filter_patches(run.model, layer, chans)
+        if patches is not None:  # each visualisation beside its filter, drawn as an RGB patch
+            big = torch.nn.functional.interpolate(patches, size=images.shape[-2:], mode="nearest").to(images.device)
+            panel = torch.stack([images, big], 1).flatten(0, 1)
+            panel_titles = [t for i, c in enumerate(chans) for t in (titles[i], f"filter {c} (RGB)")]
+            cols = min(8, 2 * len(chans))
+        paths["grids"].append(str(image_panel(to_hwc(panel), panel_titles, out_dir / f"actmax_{safe}.png", cols=cols,
+                                              suptitle=f"{run.name}: activation maximisation ({objective if spatial else 'unit'}, best of "
+                                                       f"{p.restarts} starts), {layer}")))
         strip_imgs, strip_titles = [], []
         for i, c in enumerate(chans):
             unit_path = out_dir / "units" / f"{safe}_{c}.png"
@@ -106,7 +141,8 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
                 ds = easy if split == "test_easy" else hard
                 strip_titles.append(f"{layer}/{c}\n{int(ds.labels[row])} {names[int(ds.colors[row])]}")
             units_out.append({
-                "layer": layer, "unit": c, "objective": float(reached[i]),
+                "layer": layer, "unit": c, "objective": float(reached[i]), "objective_kind": objective,
+                "colourness": float(colour_of_image[i]),
                 "colour_score": float(sel["colour"][i]), "shape_score": float(sel["shape"][i]),
                 "solid_colour_score": float(sel["solid_colour"][i]), "std": float(sel["std"][i]),
                 "label": LABELS[int(sel["label"][i])],
@@ -118,10 +154,11 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
     shares = {lab: sum(u["label"] == lab for u in units_out) / max(len(units_out), 1) for lab in LABELS}
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["layer", "unit", "objective", "colour_score", "shape_score", "solid_colour_score", "label"])
+    w.writerow(["layer", "unit", "objective_kind", "objective", "colourness", "colour_score", "shape_score", "solid_colour_score",
+                "label"])
     for u in units_out:
-        w.writerow([u["layer"], u["unit"], f"{u['objective']:.4f}", f"{u['colour_score']:.4f}", f"{u['shape_score']:.4f}",
-                    f"{u['solid_colour_score']:.4f}", u["label"]])
+        w.writerow([u["layer"], u["unit"], u["objective_kind"], f"{u['objective']:.4f}", f"{u['colourness']:.4f}",
+                    f"{u['colour_score']:.4f}", f"{u['shape_score']:.4f}", f"{u['solid_colour_score']:.4f}", u["label"]])
     write_text_atomic(out_dir / "units.csv", buf.getvalue())
     result = {"run": run.name, "layers": layers, "units": units_out, "label_shares": shares,
               "thresholds": {"tau": TAU, "weak": WEAK}, "paths": paths}

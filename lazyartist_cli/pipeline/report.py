@@ -326,15 +326,39 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     # ---------- 4. what the models learned
     w.h(2, "4. What the models learned")
     rows = []
+    layers_seen: list[str] = []
+    for sp in first:
+        pr = files[sp.name].get("probe")
+        if pr:
+            for u in pr["units"]:
+                if u["layer"] not in layers_seen:
+                    layers_seen.append(u["layer"])
     for sp in first:
         pr = files[sp.name].get("probe")
         if pr:
             sh = pr["label_shares"]
-            rows.append([sp.name] + [w.num(f"{sp.name}.probe.{k}", sh[k], files[sp.name].probe) for k in ("colour", "shape", "polysemantic", "weak/dead")])
+            cells = []
+            for layer in layers_seen:
+                vals = [u["colourness"] for u in pr["units"] if u["layer"] == layer and "colourness" in u]
+                if vals:
+                    mean, lo, hi = _bootstrap_list(vals)
+                    cells.append(f"{mean:.2f} [{lo:.2f}, {hi:.2f}]")
+                else:
+                    cells.append("—")
+            colour_units = [1.0 if u["label"] in ("colour", "polysemantic") else 0.0 for u in pr["units"]]
+            ci = _bootstrap_list(colour_units) if colour_units else None
+            bpr = files[base.name].get("probe")
+            bci = _bootstrap_list([1.0 if u["label"] in ("colour", "polysemantic") else 0.0 for u in bpr["units"]]) if bpr and bpr["units"] else None
+            rows.append([sp.name] + [w.num(f"{sp.name}.probe.{k}", sh[k], files[sp.name].probe) for k in ("colour", "shape", "polysemantic", "weak/dead")]
+                        + ([f"{100 * ci[0]:.0f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]", _separates(bci, ci, sp.name == base.name)] if ci else ["—", "—"])
+                        + cells)
     if rows:
-        w.p("**Selectivity of units** (`lazy probe`: share of probed units whose response variance is explained mostly by colour, by digit shape, by both, or by neither):")
+        w.p("**Selectivity of units** (`lazy probe`: share of probed units whose response variance is explained mostly by colour, by digit shape, by both, or by neither), "
+            "and the mean *colourness* of their activation-maximisation images per layer (chromatic energy over chromatic plus edge "
+            "energy: 1 = a flat colour patch, 0 = gray edges; bootstrap 95% CI over units):")
         w.p()
-        w.table(["run", "colour", "shape", "polysemantic", "weak/dead"], rows)
+        w.table(["run", "colour", "shape", "polysemantic", "weak/dead", "reads colour (colour or polysem.)", "separates from baseline"]
+                + [f"colourness {layer}" for layer in layers_seen], rows)
         for sp in first:
             pr = files[sp.name].get("probe")
             if pr and pr.get("paths", {}).get("grids"):
@@ -344,18 +368,28 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     else:
         w.not_run("probe", f"lazy probe {' '.join(sp.name for sp in first)}")
     rows = []
+
+    def stroke_ci(name: str) -> Optional[tuple[float, float, float]]:
+        sc = (files[name].get("gradcam") or {}).get("scores", {})
+        return (sc["stroke_share_mean"], *sc["stroke_share_ci95"]) if "stroke_share_ci95" in sc else None
+
     for sp in first:
         gc = files[sp.name].get("gradcam")
         if gc:
             sc, src = gc["scores"], files[sp.name].gradcam
-            rows.append([sp.name, str(sc["n"]), w.num(f"{sp.name}.gradcam.stroke_share_mean", sc["stroke_share_mean"], src, ".3f"),
+            ci = stroke_ci(sp.name)
+            rows.append([sp.name, str(sc["n"]), w.num(f"{sp.name}.gradcam.stroke_share_mean", sc["stroke_share_mean"], src, ".3f")
+                         + (f" [{ci[1]:.3f}, {ci[2]:.3f}]" if ci else ""),
+                         _separates(stroke_ci(base.name), ci, sp.name == base.name),
                          w.num(f"{sp.name}.gradcam.stroke", sc["proportions"]["stroke"], src),
                          w.num(f"{sp.name}.gradcam.diffuse", sc["proportions"]["diffuse"], src),
                          w.num(f"{sp.name}.gradcam.background", sc["proportions"]["background"], src)])
     if rows:
-        w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke; a map is stroke-focused when that share is at least 0.5):")
+        w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke, mean with a bootstrap 95% CI "
+            "over images; a map is stroke-focused when that share is at least 0.5; *separates* = the run's interval and the "
+            "baseline's do not overlap):")
         w.p()
-        w.table(["run", "images", "stroke share (mean)", "stroke-focused", "diffuse", "background"], rows)
+        w.table(["run", "images", "stroke share", "separates from baseline", "stroke-focused", "diffuse", "background"], rows)
         w.p("*What stroke share can and cannot show.* On these images the colour lives on the stroke: a model that reads the "
             "stroke's colour and one that reads the stroke's shape both put their map on the stroke, so a high stroke share does "
             "not mean shape and the baseline can score higher than a shape model. Stroke share can only show a model that looks "
@@ -446,8 +480,13 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         if not at:
             continue
         src = files[sp.name].attack
+        bat = (files[base.name].get("attack") or {}).get("methods", {})
         for mname, m in at["methods"].items():
-            rows.append([sp.name, mname, str(m["n"]), w.num(f"{sp.name}.attack.{mname}.success_rate", m["success_rate"], src),
+            ci = (m["success_rate"], *m["success_ci95"]) if "success_ci95" in m else None
+            bm = bat.get(mname, {})
+            bci = (bm["success_rate"], *bm["success_ci95"]) if "success_ci95" in bm else None
+            rows.append([sp.name, mname, str(m["n"]), w.num(f"{sp.name}.attack.{mname}.success_rate", m["success_rate"], src)
+                         + (f" [{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else ""), _separates(bci, ci, sp.name == base.name),
                          f"{m['linf_mean']:.4f}", f"{m['l2_mean']:.3f}"])
         sweeps[sp.name] = at["sweep"]
     if rows:
@@ -455,7 +494,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p(f"Targeted attacks {a.source_class} → {a.target_class} on {a.split} within an L-inf ball of eps {a.eps} "
             f"(success = the target class with probability ≥ {a.confidence}; PGD {a.steps} steps of {a.step}):")
         w.p()
-        w.table(["run", "method", "images", "success", "mean L-inf", "mean L2"], rows)
+        w.table(["run", "method", "images", "success [95% CI]", "separates from baseline", "mean L-inf", "mean L2"], rows)
         w.fig(_sweep_figure(sweeps, out_dir / "figures" / "attack_sweep.png"), "success vs eps", 560)
         pairs = []
         for sp in first:
@@ -559,6 +598,23 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             "sources": sorted({n["source"] for n in w.numbers})}
 
 
+def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple[float, float, float]], is_base: bool) -> str:
+    """The verdict column: do the 95% intervals of this run and the baseline not overlap?"""
+    if is_base:
+        return "(baseline)"
+    if base is None or other is None:
+        return "—"
+    return "yes" if not intervals_overlap(base, other) else "no"
+
+
+def _bootstrap_list(values: list[float]) -> tuple[float, float, float]:
+    import torch
+
+    from ..metrics import bootstrap_ci
+
+    return bootstrap_ci(torch.tensor(values, dtype=torch.float64))
+
+
 def _ci_cell(v: dict[str, Any], scale: float = 100, digits: int = 1, unit: str = "%") -> str:
     return f"{scale * v['mean']:.{digits}f}{unit} [{scale * v['ci95'][0]:.{digits}f}, {scale * v['ci95'][1]:.{digits}f}]"
 
@@ -569,6 +625,18 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
     that say why (redundancy, the effect of ablating a whole label group)."""
     rows, irows, grows = [], [], []
     stored = {sp.name: files[sp.name].get("sae") for sp in runs if files[sp.name].get("sae")}
+    baseline = runs[0].name
+
+    def colour_ci(sa: Optional[dict[str, Any]]) -> Optional[tuple[float, float, float]]:
+        feats = (sa or {}).get("features", [])
+        return _bootstrap_list([1.0 if f["label"] in ("colour", "polysemantic") else 0.0 for f in feats]) if feats else None
+
+    def colour_feature_cells(name: str, sa: dict[str, Any]) -> list[str]:
+        ci = colour_ci(sa)
+        if not ci:
+            return ["—", "—"]
+        return [f"{100 * ci[0]:.0f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]", _separates(colour_ci(stored.get(baseline)), ci, name == baseline)]
+
     for name, sa in stored.items():
         m, sh, src = sa["metrics"], sa["label_shares"], files[name].sae
         tg = sa.get("targets", {})
@@ -578,7 +646,8 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
                      w.num(f"{name}.sae.dead_fraction", m["dead_fraction"], src),
                      "—" if meets is None else ("yes" if meets else "**no**"),
                      w.num(f"{name}.sae.accuracy_val_reconstructed", m["accuracy_val_reconstructed"], src),
-                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) for k in ("colour", "shape", "polysemantic", "unclear"))])
+                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) for k in ("colour", "shape", "polysemantic", "unclear")),
+                     *colour_feature_cells(name, sa)])
         for key, v in sa.get("intervention_contrast", {}).items():
             if "flip" not in v:
                 continue
@@ -597,7 +666,10 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
         "colour and digit purity of their top-activating images.")
     w.p()
     w.table(["run", "layer", "latents", "k", "expl. var.", "L0", "dead", "meets targets", "acc. (reconstructed)", "colour", "shape",
-             "polysem.", "unclear"], rows)
+             "polysem.", "unclear", "reads colour (colour or polysem.)", "separates from baseline"], rows)
+    w.p("Explained variance, L0 and dead latents describe one SAE per run on all held-out activations (no interval); the share of "
+        "features that read colour carries a bootstrap 95% CI over the labelled features.")
+    w.p()
     for name, sa in stored.items():
         w.fig(sa.get("paths", {}).get("sweep"), f"SAE sweep {name}", 420)
         break
