@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .data.palette import DEFAULT_PALETTE, NAMED_COLORS
 from .errors import ConfigError, UsageError
@@ -229,6 +229,7 @@ class AttackConfig(Section):
     pairs: list[tuple[int, int]] = Field(default_factory=lambda: [(7, 3), (1, 7), (0, 6), (4, 8)],
                                          description="source -> target pairs attacked with PGD over eps and the sweep")
     pair_images: int = Field(100, ge=10, description="source images per pair (the first ones of the split)")
+    pairs_only: bool = Field(False, description="only the pairs: no headline attack, no eps sweep (the study's later seeds)")
     pair_sweep: list[float] = Field(default_factory=lambda: [0.02, 0.1],
                                     description="eps values tried on every pair besides eps (PGD with sweep_steps)")
 
@@ -283,18 +284,12 @@ class SAEConfig(Section):
     dead_after: int = Field(10_000, ge=1, description="training samples without firing after which a latent counts as dead")
     grid_digits: int = Field(20, ge=2, le=200, description="digits per class in the labelling grid (each in every colour)")
 
-    @field_validator("sweep_expansions")
+    @field_validator("sweep_expansions", "sweep_k")
     @classmethod
-    def _sizes(cls, v: list[int]) -> list[int]:
-        if any(e < 1 for e in v):
-            raise ValueError("an SAE size below the layer width: every expansion must be >= 1 (latents = expansion x width)")
-        return sorted(set(v))
-
-    @field_validator("sweep_k")
-    @classmethod
-    def _ks(cls, v: list[int]) -> list[int]:
-        if any(k < 1 for k in v):
-            raise ValueError("every k must be >= 1")
+    def _positive(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        if any(x < 1 for x in v):
+            raise ValueError("an SAE size below the layer width: every expansion must be >= 1 (latents = expansion x width)"
+                             if info.field_name == "sweep_expansions" else "every k must be >= 1")
         return sorted(set(v))
 
 
@@ -311,6 +306,7 @@ class StudyConfig(Section):
     seeds: int = Field(1, ge=1, le=10, description="seeds seed, seed+1, ... per strategy")
     oracle: bool = Field(True, description="also train the baseline on colour-blind copies (the colour-free ceiling)")
     analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES), description="run on the first seed of each strategy")
+    attack_every_seed: bool = Field(True, description="also attack the later seeds' runs (the pairs only), for the verdict over seeds")
 
     @field_validator("model")
     @classmethod

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 from .errors import LazyError, UsageError
 
 DATASETS_DIR = "datasets"
-RESERVED_NAMES = {DATASETS_DIR, "study", "report"}
+RESERVED_NAMES = {DATASETS_DIR, "study", "report", "sweeps"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -163,3 +163,113 @@ def torch_load_safe(path: Path, what: str, missing_hint: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
         raise LazyError(f"{what} {path} is corrupted: {str(exc).splitlines()[0][:200]}") from None
+
+
+# ---------- run-level locks: one writer per run or dataset
+LOCKS_DIR = ".locks"
+_HELD: dict[str, int] = {}  # lock path -> depth, for this process (a study trains a run, then evaluates it)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # being written this instant, or damaged
+
+
+def lock_path(runs_dir: Path, kind: str, name: str) -> Path:
+    return runs_dir / LOCKS_DIR / f"{kind}-{name}.lock"
+
+
+@contextlib.contextmanager
+def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
+    """Hold the exclusive write lock of one run (``kind="run"``) or dataset while a command writes it.
+
+    The lock is ``runs/.locks/<kind>-<name>.lock``, created with O_EXCL and holding the holder's pid,
+    host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
+    naming the holder (exit 1). A lock whose holder process no longer exists on this host (a killed
+    command) is stale and is taken over; the takeover itself is serialised by a second O_EXCL file, so
+    two newcomers cannot both take it. Re-entrant within one process. Released on exit, even on errors."""
+    import datetime
+    import socket
+    import sys
+    import time
+
+    path = lock_path(runs_dir, kind, name)
+    key = str(path.absolute())
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield path
+        finally:
+            _HELD[key] -= 1
+        return
+    ensure_dir(path.parent)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(["lazy", *sys.argv[1:]])[:300],
+          "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    for _ in range(50):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is None:
+                continue  # released meanwhile: try again
+            if not holder:
+                time.sleep(0.05)  # being written: read it again
+                holder = _read_lock(path)
+                if holder is None:
+                    continue
+            pid, host = holder.get("pid"), holder.get("host")
+            if isinstance(pid, int) and host == me["host"] and not _alive(pid):
+                _take_over(path, holder)
+                continue
+            raise LazyError(f"{kind} {name!r} is being written by another process (pid {pid} on {host}, since "
+                            f"{holder.get('started')}: {holder.get('command')}); wait for it to finish, or remove {path} "
+                            "if that process is gone") from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    else:
+        raise LazyError(f"could not take the lock {path}: it kept changing hands")
+    _HELD[key] = 1
+    try:
+        yield path
+    finally:
+        del _HELD[key]
+        with contextlib.suppress(FileNotFoundError):
+            if (_read_lock(path) or {}).get("pid") == os.getpid():
+                path.unlink()
+
+
+def _take_over(path: Path, stale: dict[str, Any]) -> None:
+    """Remove a stale lock, unless another newcomer got there first (then the caller simply tries again)."""
+    import time
+
+    guard = path.with_name(path.name + ".takeover")
+    try:
+        fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - guard.stat().st_mtime > 30:  # a newcomer killed mid-takeover
+                guard.unlink()
+        time.sleep(0.05)
+        return
+    os.close(fd)
+    try:
+        if _read_lock(path) == stale:  # still the same dead holder
+            path.unlink()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            guard.unlink()

@@ -66,6 +66,8 @@ class RichReporter(Reporter):
         if st is None:
             return
         st[2] = completed if completed is not None else st[2] + advance
+        if "description" in fields:
+            st[0] = fields["description"]
         total = fields.get("total", st[1])
         st[1] = total
         if not total:

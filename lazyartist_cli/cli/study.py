@@ -1,4 +1,4 @@
-"""``lazy study`` and ``lazy report``."""
+"""``lazy study``, ``lazy sweep``, ``lazy report`` and ``lazy runs``."""
 
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from ..config import parse_set
 from ..errors import UsageError
 from ..pipeline.listing import list_runs
 from ..pipeline.report import run_report
@@ -34,6 +35,51 @@ def study(
         table.add_row(s["step"], s["target"], s["status"], f"{s['seconds']:.1f}")
     ctx.print(table)
     ctx.print(f"report: {res['report']}")
+    return res
+
+
+@lazy_command(app, "sweep", help="Run a grid of runs described by a sweep file, here or on a Ray cluster; resumable.")
+def sweep(
+    ctx: Ctx,
+    sweep_file: Annotated[Path, typer.Argument(help="TOML sweep file (axes over run-file keys; see the README).")],
+    executor: Annotated[str, typer.Option("--executor", help="local | process | ray.")] = "local",
+    workers: Annotated[int, typer.Option("--workers", help="Points run at once (process, ray).")] = 1,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: a local Ray).",
+                                                   show_default=False)] = None,
+) -> dict[str, Any]:
+    from ..executors import EXECUTORS
+    from ..pipeline.sweep import load_sweep, run_sweep
+
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if ctx.config_path is not None:
+        raise UsageError("lazy sweep takes its run file from the sweep file's `base`, not from --config")
+    extra: dict[str, Any] = {}
+    for item in ctx.sets:
+        key, value = parse_set(item)
+        extra[key] = value
+    if ctx.seed is not None:
+        raise UsageError("lazy sweep: put seeds on an axis (seed = [0, 1, 2]), not --seed")
+    if ctx.device is not None:
+        extra["device"] = ctx.device
+    sw = load_sweep(sweep_file, extra)
+    res = run_sweep(sw, ctx.runs_dir, executor=executor, workers=workers, address=address, reporter=ctx.reporter)
+    table = Table(title=f"sweep {sw.spec.name}: {len(res['points'])} points, {res['executor']} x{res['workers']}, {res['seconds']:.0f} s")
+    axis_cols = [k for k in sw.keys]
+    for col in ["run", *axis_cols, "status", "val", "easy test", "hard test", "seconds"]:
+        table.add_column(col, justify="left" if col in ("run", "status") else "right")
+    for r in res["points"]:
+        def pct(v: Any) -> str:
+            return "-" if v is None else f"{100 * v:.1f}%"
+        table.add_row(r["run"], *(str(r.get(f"axis:{k}", "")) for k in axis_cols), r["status"], pct(r["val"]),
+                      pct(r["test_easy"]), pct(r["test_hard"]), f"{r['seconds']:.1f}")
+    ctx.print(table)
+    for key, path in res["paths"].items():
+        if path:
+            ctx.print(f"  {key}: {path}")
+    failed = [r["run"] for r in res["points"] if r["status"] == "failed"]
+    if failed:
+        res["error"] = f"{len(failed)} of {len(res['points'])} sweep points failed: {', '.join(failed[:5])}" + (" ..." if len(failed) > 5 else "")
     return res
 
 

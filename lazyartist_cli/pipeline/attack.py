@@ -75,6 +75,11 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
     idx = torch.nonzero(y_all == a.source_class).flatten()
     if a.n_images is not None:
         idx = idx[: a.n_images]
+    if a.pairs_only:
+        result = {"run": run.name, "split": a.split, "eps": a.eps, "methods": {}, "sweep": None, "paths": {},
+                  "pairs": attack_pairs(run, x_all, y_all, meta, a, cfg.seed) if a.pairs else None}
+        write_json_atomic(run.path / "attack" / "summary.json", result)
+        return result
     x = x_all[idx]
     target = torch.full((x.shape[0],), a.target_class, device=x.device)
     with torch.no_grad():
@@ -117,7 +122,9 @@ def run_attack(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Report
     out = for_each_run(cfg, runs_dir, runs, attack_run, reporter, "attacking", rgb_only="attack")
     first = run_dir(runs_dir, runs[0]) / "attack"
     target = first / ("success_vs_eps.png" if len(runs) == 1 else f"success_vs_eps_{'_vs_'.join(runs)[:120]}.png")
-    curves = {name: r["sweep"]["success"] for name, r in out.items()}
+    curves = {name: r["sweep"]["success"] for name, r in out.items() if r.get("sweep")}
+    if not curves:
+        return out
     success_curves(curves, cfg.attack.sweep, f"targeted {cfg.attack.source_class} -> {cfg.attack.target_class}", target, cfg.attack.eps)
     for r in out.values():
         r["paths"]["success_vs_eps"] = str(target)

@@ -16,7 +16,7 @@ from .. import __version__
 from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..errors import LazyError, UsageError
 from ..models import INFERENCE_BATCH
-from ..runs import run_dir
+from ..runs import run_dir, write_lock
 
 
 @torch.no_grad()
@@ -83,7 +83,8 @@ def for_each_run(cfg: Any, runs_dir: Path, runs: list[str], fn: Any, reporter: A
     reporter.start(label, label, len(loaded))
     out = {}
     for run in loaded:
-        out[run.name] = fn(run, cache, cfg, reporter)
+        with write_lock(runs_dir, "run", run.name):  # the analysis writes into the run
+            out[run.name] = fn(run, cache, cfg, reporter)
         reporter.update(label, 1)
     return out
 

@@ -18,7 +18,8 @@ from ..data.mnist import load_base
 from ..data.verify import split_stats
 from ..errors import LazyError, UsageError
 from ..figures.grids import sample_grid
-from ..runs import dataset_dir, ensure_dir, read_json, sha256_file, staging_dir, torch_save_atomic, write_json_atomic
+from ..runs import (check_name, dataset_dir, ensure_dir, read_json, sha256_file, staging_dir, torch_save_atomic, write_json_atomic,
+                    write_lock)
 from .reporter import SILENT, Reporter
 
 METADATA = "metadata.json"
@@ -39,7 +40,14 @@ def _split_targets(correlation: float) -> dict[str, float]:
 
 
 def run_make_data(cfg: RunConfig, runs_dir: Path, force: bool = False, reporter: Reporter = SILENT) -> MakeDataResult:
-    """Build the dataset named ``cfg.data.name`` under ``runs_dir/datasets/``, atomically."""
+    """Build the dataset named ``cfg.data.name`` under ``runs_dir/datasets/``, atomically, holding its write lock."""
+    check_name(cfg.data.name, "dataset name")
+    ensure_dir(runs_dir)
+    with write_lock(runs_dir, "dataset", cfg.data.name):
+        return _run_make_data(cfg, runs_dir, force, reporter)
+
+
+def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Reporter) -> MakeDataResult:
     d = cfg.data
     seed = cfg.data_seed()
     final = dataset_dir(runs_dir, d.name)
@@ -140,6 +148,13 @@ class VerifyResult:
 
 
 def run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool = True, reporter: Reporter = SILENT) -> VerifyResult:
+    """Check a dataset and write what was measured into it (``verify.json``, sample grids), holding its write lock."""
+    load_dataset_metadata(runs_dir, cfg.data.name)  # a missing dataset fails before any lock is taken
+    with write_lock(runs_dir, "dataset", cfg.data.name):
+        return _run_verify_data(cfg, runs_dir, grids, reporter)
+
+
+def _run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool, reporter: Reporter) -> VerifyResult:
     final, meta = load_dataset_metadata(runs_dir, cfg.data.name)
     names = meta["palette"]["names"]
     targets = meta["target_aligned_fraction"]

@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import math
 import os
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -470,6 +471,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     else:
         w.not_run("training", "lazy study -c <run file>")
     _frontier_section(w, runs_dir)
+    _sweep_sections(w, runs_dir)
     reporter.update("report", 1)
 
     # ---------- 6. adversarial robustness
@@ -501,7 +503,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             at, evx = files[sp.name].get("attack"), evals.get(sp.name)
             if at and evx and "pgd" in at["methods"]:
                 pairs.append((sp.name, evx["test_hard"], at["methods"]["pgd"]["success_rate"]))
-        _attack_pairs_section(w, first, files, evals, base.name)
+        _attack_pairs_section(w, first, files, evals, base.name, [sp for sp in specs if sp.role != "oracle"])
         if len(pairs) >= 2:
             by_hard = sorted(pairs, key=lambda t: t[1])
             steps = list(zip(by_hard, by_hard[1:]))
@@ -511,7 +513,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                        "No, the opposite in these runs: the higher a model's hard-test accuracy, the higher its PGD success rate, "
                        "so the models robust to the colour shift are the easier ones to push to the target class. " if opposite else
                        "Not consistently: ordering the models by hard-test accuracy does not order their PGD success rates. ")
-            w.p(f"**On the headline pair alone ({cfg.attack.source_class} → {cfg.attack.target_class}, no CI):** " + verdict
+            w.p(f"**On the headline pair alone ({cfg.attack.source_class} → {cfg.attack.target_class}; its CIs are in the first table):** " + verdict
                 + "; ".join(f"`{n}` hard {100 * h:.1f}%, PGD success {100 * p:.1f}%" for n, h, p in by_hard) + ".")
             w.p()
     else:
@@ -703,7 +705,8 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
     _run_figures(w, runs, files, "sae", "feature_strips", "SAE features")
 
 
-def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], evals: dict[str, Any], baseline: str) -> None:
+def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], evals: dict[str, Any], baseline: str,
+                          every: list[RunSpec]) -> None:
     """PGD success per source -> target pair and pooled over pairs, with bootstrap CIs, and the computed verdict on
     shift robustness vs adversarial robustness."""
     stored = {sp.name: (files[sp.name].get("attack") or {}).get("pairs") for sp in runs}
@@ -732,35 +735,59 @@ def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFi
         rows.append([name] + cells)
     w.table(header, rows)
     w.fig(_pair_sweep_figure(stored, w.out_dir / "figures" / "attack_pairs_sweep.png"), "PGD success vs eps per pair", 640)
-    base = stored.get(baseline)
-    if not base or len(stored) < 2:
+    # over seeds: every run of the study that was attacked, grouped by strategy
+    groups: dict[str, list[tuple[int, dict[str, Any], float]]] = {}
+    for sp in every:
+        pr = (files[sp.name].get("attack") or {}).get("pairs") if sp.name in files else None
+        if pr and evals.get(sp.name):
+            groups.setdefault(sp.strategy, []).append((sp.seed, pr["pooled"], evals[sp.name]["test_hard"]))
+    base_strategy = runs[0].strategy
+    if base_strategy not in groups or len(groups) < 2:
         return
-    b = base["pooled"]
-    lines = []
-    for name, pr in stored.items():
-        if name == baseline or not evals.get(name) or not evals.get(baseline):
+
+    def union(g: list[tuple[int, dict[str, Any], float]]) -> tuple[float, float, float]:
+        return (statistics.fmean(p["success"] for _, p, _ in g), min(p["ci95"][0] for _, p, _ in g), max(p["ci95"][1] for _, p, _ in g))
+
+    rows = []
+    for strat, g in groups.items():
+        succ = [p["success"] for _, p, _ in g]
+        hard = [h for _, _, h in g]
+        sd = f" ± {100 * statistics.stdev(succ):.1f}" if len(succ) > 1 else ""
+        u = union(g)
+        w.num(f"attack.pooled_over_seeds.{strat}", u[0], files[runs[0].name].attack)
+        rows.append([f"`{strat}`", str(len(g)), f"{100 * statistics.fmean(hard):.1f}%", f"{100 * u[0]:.1f}{sd}%",
+                     f"[{100 * u[1]:.1f}, {100 * u[2]:.1f}]"])
+    w.p("Pooled PGD success over the pairs, per strategy over the seeds whose runs were attacked (mean ± sample std over seeds; "
+        "the interval is the union of the seeds' 95% intervals over images):")
+    w.p()
+    w.table(["strategy", "seeds", "hard test (mean)", "pooled PGD success", "union of 95% intervals"], rows)
+    b = union(groups[base_strategy])
+    b_hard = statistics.fmean(h for _, _, h in groups[base_strategy])
+    robust = []
+    for strat, g in groups.items():
+        if strat == base_strategy:
             continue
-        p = pr["pooled"]
-        sep = not intervals_overlap((b["success"], *b["ci95"]), (p["success"], *p["ci95"]))
-        shift = evals[name]["test_hard"] - evals[baseline]["test_hard"]
-        easier = p["success"] > b["success"]
-        lines.append((name, shift, sep, easier, p["success"]))
-    robust = [t for t in lines if t[1] >= 0.10]  # at least 10 points better on test_hard than the baseline
+        shift = statistics.fmean(h for _, _, h in g) - b_hard
+        if shift >= 0.10:  # at least 10 points better on test_hard than the baseline
+            u = union(g)
+            robust.append((strat, shift, not intervals_overlap(b, u), u[0] > b[0], u[0], len(g)))
     if robust:
-        verdicts = [f"`{n}` (hard {100 * shift:+.1f} points vs the baseline): pooled PGD success {100 * ps:.1f}% vs "
-                    f"{100 * b['success']:.1f}%, " + ("separated: " + ("easier" if easier else "harder") + " to attack" if sep else
-                                                     "not separated (intervals overlap)")
-                    for n, shift, sep, easier, ps in robust]
-        all_easier = all(sep and easier for _, _, sep, easier, _ in robust)
-        all_harder = all(sep and not easier for _, _, sep, easier, _ in robust)
-        head = ("No: every run that is robust to the colour shift is easier to attack than the baseline. " if all_easier else
-                "Yes: every run that is robust to the colour shift is harder to attack than the baseline. " if all_harder else
+        verdicts = [f"`{n}` (hard {100 * shift:+.1f} points vs the baseline, {k} seed(s)): pooled PGD success {100 * ps:.1f}% vs "
+                    f"{100 * b[0]:.1f}%, " + ("separated: " + ("easier" if easier else "harder") + " to attack" if sep else
+                                             "not separated (intervals overlap)")
+                    for n, shift, sep, easier, ps, k in robust]
+        all_easier = all(sep and easier for _, _, sep, easier, _, _ in robust)
+        all_harder = all(sep and not easier for _, _, sep, easier, _, _ in robust)
+        head = ("No: every strategy that is robust to the colour shift is easier to attack than the baseline. " if all_easier else
+                "Yes: every strategy that is robust to the colour shift is harder to attack than the baseline. " if all_harder else
                 "Not consistently. ")
     else:
-        verdicts, head = [], "No run is at least 10 points better than the baseline on test_hard, so the question does not arise. "
+        verdicts, head = [], "No strategy is at least 10 points better than the baseline on test_hard, so the question does not arise. "
+    seeds = sorted({len(g) for g in groups.values()})
     w.p("**Did distribution-shift robustness come with adversarial robustness?** " + head + "; ".join(verdicts) + ". "
-        f"Scope: white-box targeted PGD within L-inf eps {any_run['eps']}, {len(pair_keys)} pairs, the first seed's run of each "
-        "strategy, source images from the attack split; intervals are over images, not over seeds.")
+        f"Scope: white-box targeted PGD within L-inf eps {any_run['eps']}, {len(pair_keys)} pairs, "
+        f"{'/'.join(map(str, seeds))} seed(s) per strategy, source images from the attack split; a strategy is separated from "
+        "the baseline when the unions of their seeds' 95% intervals do not overlap.")
     w.p()
 
 
@@ -914,6 +941,36 @@ def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = 0.2) -> 
                 out.append(f"- `{role}` on the {label} designs: best hard {100 * best[0]:.1f}% (`{best[2]}`), "
                            f"{100 * min(gaps):.1f}-{100 * max(gaps):.1f} points below that design's oracle.")
     return out
+
+
+def _sweep_sections(w: "Writer", runs_dir: Path) -> None:
+    """One subsection per `lazy sweep` found under runs/sweeps/: mean ± std over seeds per combination of the other axes."""
+    root = runs_dir / "sweeps"
+    found = sorted(root.glob("*/results.json")) if root.is_dir() else []
+    for src in found:
+        data = _load(src)
+        if not data or "summary" not in data:
+            continue
+        sm = data["summary"]
+        w.h(3, f"Sweep `{data['sweep']}`")
+        failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
+        w.p(f"{len(data['points'])} points from `{data['file']}` (axes: "
+            + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + f"), run with `--executor {data['executor']}` "
+            f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s"
+            + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
+        w.p()
+
+        def cell(g: dict[str, Any], split: str) -> str:
+            sd = g.get(f"{split}_std")
+            return f"{100 * g[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
+
+        rows = []
+        for g in sm["groups"]:
+            label = ", ".join(f"{k}={v}" for k, v in g["values"].items()) or "all"
+            w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
+            rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard")])
+        w.table(["point", "seeds", "easy val", "easy test", "hard test"], rows)
+        w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
 
 
 def _frontier_section(w: "Writer", runs_dir: Path) -> None:

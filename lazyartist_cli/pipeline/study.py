@@ -116,7 +116,11 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
     ):
         if step in wanted:
             plan.append((step, runs, section, fn))
+    later = [s.name for s in specs if s.role != "oracle" and s.name not in first]
+    if "attack" in wanted and cfg.study.attack_every_seed and later:  # the pairs on every seed: a verdict over seeds
+        plan.append(("attack", later, cfg.attack.model_copy(update={"pairs_only": True}), run_attack))
     for step, runs, section, fn in plan:
+        step_cfg = cfg if section is getattr(cfg, step, None) else cfg.model_copy(update={step: section})
         for name in runs:
             t0 = time.perf_counter()
             ckpt = run_dir(runs_dir, name) / "best.pt"
@@ -125,7 +129,7 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
             if marker.is_file() and _read_marker(marker) == fp:
                 record(step, name, "up to date", t0)
                 continue
-            fn(cfg, runs_dir, [name], reporter=reporter)
+            fn(step_cfg, runs_dir, [name], reporter=reporter)
             write_json_atomic(marker, {"step": step, "fingerprint": fp})
             record(step, name, "ran", t0)
 

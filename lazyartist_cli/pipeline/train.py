@@ -18,7 +18,7 @@ from ..errors import LazyError, UsageError
 from ..figures.curves import plot_curves
 from ..data.views import model_inputs
 from ..models import build_model, resolve_options
-from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text_atomic
+from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
 from ..strategies import StrategyContext, build_strategy
 from ..strategies.colorops import recolor_views
@@ -103,6 +103,12 @@ def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
 def run_train(
     cfg: RunConfig, runs_dir: Path, resume: bool = False, force: bool = False, reporter: Reporter = SILENT
 ) -> TrainResult:
+    """Train one run; the run's write lock is held throughout (a second writer, ``--force`` or not, fails)."""
+    with write_lock(runs_dir, "run", cfg.run_name()):
+        return _run_train(cfg, runs_dir, resume, force, reporter)
+
+
+def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, reporter: Reporter) -> TrainResult:
     t = cfg.train
     name = cfg.run_name()
     out = run_dir(runs_dir, name)

@@ -1,0 +1,159 @@
+"""`lazy sweep`: the same metrics under every executor and point by point, resumable after a kill,
+a failed point does not stop the others, bad sweep files exit 2 naming the key."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lazyartist_cli.cli.app import app
+from lazyartist_cli.config import load_config
+from lazyartist_cli.pipeline.evaluate import run_eval
+from lazyartist_cli.pipeline.sweep import load_sweep, point_name
+from lazyartist_cli.pipeline.train import run_train
+
+runner = CliRunner()
+
+SWEEP = """
+name = "t"
+threads = 1
+[set]
+"data.n_train" = 2000
+"data.n_val" = 500
+"data.n_test" = 500
+"train.epochs" = 2
+"train.lr" = 0.004
+[axes]
+"train.strategy" = ["erm", "consistency"]
+seed = [0, 1]
+"""
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, mnist_dir):
+    """A sweep file and a runs dir with its dataset built (the sweep would build it too)."""
+    d = tmp_path_factory.mktemp("sweep")
+    path = d / "t.toml"
+    path.write_text(SWEEP.replace("[set]\n", f'[set]\n"data.mnist_dir" = "{mnist_dir}"\n'))
+    runs = d / "runs"
+    res = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(runs), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    return path, runs, json.loads(res.stdout)
+
+
+def metrics(result):
+    return [(p["run"], p["val"], p["test_easy"], p["test_hard"]) for p in result["points"]]
+
+
+def fresh(tmp_path, runs):
+    out = tmp_path / "runs"
+    out.mkdir()
+    shutil.copytree(runs / "datasets", out / "datasets")
+    return out
+
+
+def test_points_names_and_files(base):
+    path, runs, res = base
+    assert res["ok"] and [p["status"] for p in res["points"]] == ["ran"] * 4
+    assert [p["run"] for p in res["points"]] == [
+        "t-strategy_erm-seed_0", "t-strategy_erm-seed_1", "t-strategy_consistency-seed_0", "t-strategy_consistency-seed_1"]
+    for f in ("results.json", "results.csv", "results.png"):
+        assert (runs / "sweeps" / "t" / f).is_file()
+    assert (runs / "sweeps" / "t" / "results.csv").read_text().count("\n") == 5
+    assert [g["n"] for g in res["summary"]["groups"]] == [2, 2]
+    again = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(runs), "--json", "-q"])
+    assert [p["status"] for p in json.loads(again.stdout)["points"]] == ["reused"] * 4
+    assert metrics(json.loads(again.stdout)) == metrics(res)
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_every_executor_gives_the_same_metrics(base, tmp_path, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--executor", executor, "--workers", "2", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    assert metrics(json.loads(r.stdout)) == metrics(res)
+
+
+def test_a_point_trained_on_its_own_gives_the_same_metrics(base, tmp_path):
+    import torch
+
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    sw = load_sweep(path)
+    p = sw.points[2]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the sweep file says
+    try:
+        cfg = load_config(None, p.overrides)
+        run_train(cfg, out)
+        ev = run_eval(cfg, out, [p.name])[p.name]
+    finally:
+        torch.set_num_threads(before)
+    want = next(x for x in res["points"] if x["run"] == p.name)
+    assert (ev["val"], ev["test_easy"], ev["test_hard"]) == (want["val"], want["test_easy"], want["test_hard"])
+
+
+def test_killed_sweep_reruns_only_the_missing_points(base, tmp_path):
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    proc = subprocess.Popen([sys.executable, "-m", "lazyartist_cli", "sweep", str(path), "--runs-dir", str(out), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / res["points"][0]["run"] / "eval" / "metrics.json"
+    deadline = time.time() + 300
+    while not first.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    statuses = [p["status"] for p in got["points"]]
+    assert statuses[0] == "reused" and "reused" not in statuses[2:]  # the killed one ran or resumed; later ones ran
+    assert metrics(got) == metrics(res)
+
+
+def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    clash = out / res["points"][1]["run"]
+    clash.mkdir()
+    (clash / "config.json").write_text(json.dumps({"config": {"train": {"strategy": "something else"}}}))
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q"])
+    assert r.exit_code == 1
+    got = json.loads(r.stdout)
+    assert [p["status"] for p in got["points"]] == ["ran", "failed", "ran", "ran"]
+    assert "different config" in got["points"][1]["error"] and not got["ok"]
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('name = "b"\nbogus = 1\n[axes]\nseed = [0]\n', "bogus"),
+    ('name = "b"\n[axes]\n"train.epochz" = [1, 2]\n', "train.epochz"),
+    ('name = "b"\n[axes]\n"train.strategy" = ["erm", "magic"]\n', "magic"),
+    ('name = "b"\n[axes]\nseed = []\n', "no values"),
+    ('name = "b/../x"\n[axes]\nseed = [0]\n', "name"),
+    ('name = "b"\n', "no points"),
+    ('name = "b"\n[axes]\nseed = [0]\n[[exclude]]\n"train.lr" = 1\n', "not an axis"),
+])
+def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, r.output
+
+
+def test_unknown_executor_and_names():
+    assert point_name("s", {"train.strategy": "erm", "seed": 1}) == "s-strategy_erm-seed_1"
+    long = point_name("s", {f"k{i}": "v" * 20 for i in range(6)})
+    assert len(long) <= 100 and long == point_name("s", {f"k{i}": "v" * 20 for i in range(6)})
+    r = runner.invoke(app, ["sweep", "/nonexistent.toml", "--executor", "slurm"])
+    assert r.exit_code == 2 and "unknown executor 'slurm'; valid: local, process, ray" in r.output
