@@ -339,18 +339,23 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         if pr:
             sh = pr["label_shares"]
             cells = []
+            base_pr = files[base.name].get("probe") or {"units": []}
             for layer in layers_seen:
                 vals = [u["colourness"] for u in pr["units"] if u["layer"] == layer and "colourness" in u]
+                bvals = [u["colourness"] for u in base_pr["units"] if u["layer"] == layer and "colourness" in u]
                 if vals:
-                    mean, lo, hi = _bootstrap_list(vals)
-                    cells.append(f"{mean:.2f} [{lo:.2f}, {hi:.2f}]")
+                    ci = _bootstrap_list(vals)
+                    sep = _separates(_bootstrap_list(bvals) if bvals else None, ci, sp.name == base.name)
+                    cells.append(f"{ci[0]:.2f} [{ci[1]:.2f}, {ci[2]:.2f}]" + ("" if sep == "(baseline)" else f", separates: {sep}"))
                 else:
                     cells.append("—")
             colour_units = [1.0 if u["label"] in ("colour", "polysemantic") else 0.0 for u in pr["units"]]
             ci = _bootstrap_list(colour_units) if colour_units else None
             bpr = files[base.name].get("probe")
             bci = _bootstrap_list([1.0 if u["label"] in ("colour", "polysemantic") else 0.0 for u in bpr["units"]]) if bpr and bpr["units"] else None
-            rows.append([sp.name] + [w.num(f"{sp.name}.probe.{k}", sh[k], files[sp.name].probe) for k in ("colour", "shape", "polysemantic", "weak/dead")]
+            for k in ("colour", "shape", "polysemantic", "weak/dead"):
+                w.num(f"{sp.name}.probe.{k}", sh[k], files[sp.name].probe)
+            rows.append([sp.name] + [_share_cell([u["label"] for u in pr["units"]], k) for k in ("colour", "shape", "polysemantic", "weak/dead")]
                         + ([f"{100 * ci[0]:.0f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]", _separates(bci, ci, sp.name == base.name)] if ci else ["—", "—"])
                         + cells)
     if rows:
@@ -382,9 +387,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             rows.append([sp.name, str(sc["n"]), w.num(f"{sp.name}.gradcam.stroke_share_mean", sc["stroke_share_mean"], src, ".3f")
                          + (f" [{ci[1]:.3f}, {ci[2]:.3f}]" if ci else ""),
                          _separates(stroke_ci(base.name), ci, sp.name == base.name),
-                         w.num(f"{sp.name}.gradcam.stroke", sc["proportions"]["stroke"], src),
-                         w.num(f"{sp.name}.gradcam.diffuse", sc["proportions"]["diffuse"], src),
-                         w.num(f"{sp.name}.gradcam.background", sc["proportions"]["background"], src)])
+                         *(w.num(f"{sp.name}.gradcam.{k}", sc["proportions"][k], src) and _proportion_cell(sc["proportions"][k], sc["n"])
+                           for k in ("stroke", "diffuse", "background"))])
     if rows:
         w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke, mean with a bootstrap 95% CI "
             "over images; a map is stroke-focused when that share is at least 0.5; *separates* = the run's interval and the "
@@ -436,6 +440,9 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                     "below them pays for not reading colour, down to what shape alone gives (the oracle).")
                 w.p()
         trows = []
+        n_hard = ((ds_meta or {}).get("sizes") or {}).get("test_hard")
+        base_row5 = next((r for r in strategy_rows if r["role"] == "baseline"), None)
+        base_ci = _hard_ci(base_row5, evals, n_hard) if base_row5 else None
         for r in strategy_rows:
             label = {"baseline": "baseline", "robust": "robust", "oracle": "**oracle** (colour-blind)", "extra": "extra"}[r["role"]]
             cells = [f"`{r['strategy']}`", label, r["knows"], r["select"], str(r["n"])]
@@ -446,8 +453,14 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                     continue
                 w.num(f"strategies.{r['strategy']}.{r['role']}.{key}.mean", m, r["source"])
                 cells.append(f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%")
+            ci = _hard_ci(r, evals, n_hard)
+            cells.append(f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else "—")
+            cells.append(_separates(base_ci, ci, r is base_row5))
             trows.append(cells)
-        w.table(["strategy", "role", "knows", "selection", "seeds", "Easy val", "Easy test", "Hard test", "follows new colour"], trows)
+        w.table(["strategy", "role", "knows", "selection", "seeds", "Easy val", "Easy test", "Hard test", "follows new colour",
+                 "hard test 95% CI", "separates from baseline"], trows)
+        w.p("Mean ± sample std over seeds. The hard-test 95% CI is a t-interval over seeds when there are several, and a "
+            "bootstrap interval over the test_hard images for a single run; *separates* = it does not overlap the baseline's.")
         w.p()
         w.p("**Choices made after looking at test_hard.** The default network (`lazy-cnn`'s design) and the study's strategy list and "
             "options were chosen after seeing hard-split accuracies of exploratory runs (the laziness frontier, `scripts/frontier.py`); "
@@ -600,6 +613,23 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             "sources": sorted({n["source"] for n in w.numbers})}
 
 
+# two-sided 97.5% quantiles of Student's t for 1..9 degrees of freedom (a t-interval over 2..10 seeds)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
+
+
+def _hard_ci(row: dict[str, Any], evals: dict[str, Any], n_images: Optional[int]) -> Optional[tuple[float, float, float]]:
+    """95% interval of a strategy row's hard-test accuracy: over seeds (t) when it has several, else over images."""
+    vals = [evals[n]["test_hard"] for n in row["runs"] if evals.get(n)]
+    if len(vals) >= 2:
+        m, sd = statistics.fmean(vals), statistics.stdev(vals)
+        half = T975[min(len(vals) - 2, len(T975) - 1)] * sd / math.sqrt(len(vals))
+        return m, max(0.0, m - half), min(1.0, m + half)
+    if len(vals) == 1 and n_images:
+        k = round(vals[0] * n_images)
+        return _bootstrap_list([1.0] * k + [0.0] * (n_images - k))
+    return None
+
+
 def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple[float, float, float]], is_base: bool) -> str:
     """The verdict column: do the 95% intervals of this run and the baseline not overlap?"""
     if is_base:
@@ -607,6 +637,21 @@ def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple
     if base is None or other is None:
         return "—"
     return "yes" if not intervals_overlap(base, other) else "no"
+
+
+def _share_cell(labels: list[str], which: str) -> str:
+    """The share of ``labels`` equal to ``which`` with its bootstrap 95% CI (over the labelled items)."""
+    if not labels:
+        return "—"
+    m, lo, hi = _bootstrap_list([1.0 if x == which else 0.0 for x in labels])
+    return f"{100 * m:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+
+
+def _proportion_cell(p: float, n: int) -> str:
+    """A proportion of n images with its bootstrap 95% CI (resampling the n indicators it summarises)."""
+    k = round(p * n)
+    m, lo, hi = _bootstrap_list([1.0] * k + [0.0] * (n - k))
+    return f"{100 * p:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
 
 
 def _bootstrap_list(values: list[float]) -> tuple[float, float, float]:
@@ -648,7 +693,8 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
                      w.num(f"{name}.sae.dead_fraction", m["dead_fraction"], src),
                      "—" if meets is None else ("yes" if meets else "**no**"),
                      w.num(f"{name}.sae.accuracy_val_reconstructed", m["accuracy_val_reconstructed"], src),
-                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) for k in ("colour", "shape", "polysemantic", "unclear")),
+                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) and _share_cell([f["label"] for f in sa["features"]], k)
+                       for k in ("colour", "shape", "polysemantic", "unclear")),
                      *colour_feature_cells(name, sa)])
         for key, v in sa.get("intervention_contrast", {}).items():
             if "flip" not in v:
