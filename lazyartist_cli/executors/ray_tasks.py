@@ -8,7 +8,7 @@ Every node must be able to import ``lazyartist_cli`` and see the runs directory 
 
 from __future__ import annotations
 
-from ..errors import UsageError
+from ..errors import LazyError, UsageError
 from .base import Executor, collect, cpu_count
 
 
@@ -24,10 +24,14 @@ class RayExecutor(Executor):
 
         started_here = not ray.is_initialized()
         if started_here:
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=min(self.workers, cpu_count()), include_dashboard=False, log_to_driver=False)
+            try:
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False)
+                else:
+                    ray.init(num_cpus=min(self.workers, cpu_count()), include_dashboard=False, log_to_driver=False)
+            except Exception as exc:  # noqa: BLE001 - Ray raises several types for an unreachable or refusing cluster
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+                raise LazyError(f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         try:
             total_cpus = int(ray.cluster_resources().get("CPU", 1))
             cpus = min(total_cpus, max(1, int(jobs[0].get("threads") or 1))) if jobs else 1
