@@ -157,3 +157,24 @@ def test_unknown_executor_and_names():
     assert len(long) <= 100 and long == point_name("s", {f"k{i}": "v" * 20 for i in range(6)})
     r = runner.invoke(app, ["sweep", "/nonexistent.toml", "--executor", "slurm"])
     assert r.exit_code == 2 and "unknown executor 'slurm'; valid: local, process, ray" in r.output
+
+
+def test_summary_over_seeds_and_the_two_axis_heatmap(tmp_path):
+    from lazyartist_cli.pipeline.sweep import summarise, sweep_figure
+
+    def row(strategy, lr, seed, hard):
+        return {"run": f"r{strategy}{lr}{seed}", "axis:train.strategy": strategy, "axis:train.lr": lr, "axis:seed": seed,
+                "status": "ran", "val": 0.9, "test_easy": 0.9, "test_hard": hard}
+
+    rows = [row(s, lr, seed, h) for (s, lr, h0) in (("erm", 0.1, 0.1), ("erm", 0.01, 0.2), ("consistency", 0.1, 0.8))
+            for seed, h in ((0, h0), (1, h0 + 0.02))]
+    rows.append({**row("consistency", 0.01, 0, None), "status": "failed"})
+    sm = summarise(rows, "test_hard")
+    assert sm["axes"] == ["train.strategy", "train.lr"]
+    g = {(x["values"]["train.strategy"], x["values"]["train.lr"]): x for x in sm["groups"]}
+    assert set(g) == {("erm", 0.1), ("erm", 0.01), ("consistency", 0.1)}  # the failed point is left out
+    assert g["erm", 0.1]["n"] == 2 and g["erm", 0.1]["test_hard"] == pytest.approx(0.11)
+    assert g["erm", 0.1]["test_hard_std"] == pytest.approx(0.01414, abs=1e-4)
+    assert sweep_figure(sm, "test_hard", tmp_path / "heat.png", "t").is_file()
+    one = summarise([r for r in rows if r["axis:train.lr"] == 0.1], "test_hard")
+    assert sweep_figure({**one, "axes": ["train.strategy"]}, "test_hard", tmp_path / "line.png", "t").is_file()
