@@ -122,3 +122,17 @@ def test_sae_size_below_the_layer_width_is_a_config_error():
         load_config(None, {"sae.sweep_expansions": [0, 4]})
     with pytest.raises(ConfigError, match="sae.expansion"):
         load_config(None, {"sae.expansion": 0})
+
+
+def test_metric_intervals_bracket_the_estimates():
+    from lazyartist_cli.sae.analysis import sae_metric_cis
+
+    torch.manual_seed(0)
+    acts = toy_acts(n=1500)
+    sae = SparseAutoencoder(16, expansion=4, kind="topk", k=4)
+    train_sae(sae, acts, epochs=3, batch_size=64, lr=3e-3, seed=0)
+    m, ci = sae_metrics(sae.eval(), acts), sae_metric_cis(sae, acts)
+    lo, hi = ci["explained_variance"]
+    assert lo <= m["explained_variance"] <= hi and hi - lo < 0.1
+    assert ci["l0"] == pytest.approx([4.0, 4.0])  # TopK: exactly k active latents on every image
+    assert "dead_fraction" not in ci

@@ -355,7 +355,9 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             bci = _bootstrap_list([1.0 if u["label"] in ("colour", "polysemantic") else 0.0 for u in bpr["units"]]) if bpr and bpr["units"] else None
             for k in ("colour", "shape", "polysemantic", "weak/dead"):
                 w.num(f"{sp.name}.probe.{k}", sh[k], files[sp.name].probe)
-            rows.append([sp.name] + [_share_cell([u["label"] for u in pr["units"]], k) for k in ("colour", "shape", "polysemantic", "weak/dead")]
+            b_labels = [u["label"] for u in (files[base.name].get("probe") or {"units": []})["units"]]
+            rows.append([sp.name] + [_share_cell([u["label"] for u in pr["units"]], k, b_labels, sp.name == base.name)
+                                     for k in ("colour", "shape", "polysemantic", "weak/dead")]
                         + ([f"{100 * ci[0]:.0f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]", _separates(bci, ci, sp.name == base.name)] if ci else ["—", "—"])
                         + cells)
     if rows:
@@ -387,7 +389,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             rows.append([sp.name, str(sc["n"]), w.num(f"{sp.name}.gradcam.stroke_share_mean", sc["stroke_share_mean"], src, ".3f")
                          + (f" [{ci[1]:.3f}, {ci[2]:.3f}]" if ci else ""),
                          _separates(stroke_ci(base.name), ci, sp.name == base.name),
-                         *(w.num(f"{sp.name}.gradcam.{k}", sc["proportions"][k], src) and _proportion_cell(sc["proportions"][k], sc["n"])
+                         *(w.num(f"{sp.name}.gradcam.{k}", sc["proportions"][k], src)
+                           and _proportion_cell(sc["proportions"][k], sc["n"], _base_proportion(files[base.name], k), sp.name == base.name)
                            for k in ("stroke", "diffuse", "background"))])
     if rows:
         w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke, mean with a bootstrap 95% CI "
@@ -462,6 +465,29 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p("Mean ± sample std over seeds. The hard-test 95% CI is a t-interval over seeds when there are several, and a "
             "bootstrap interval over the test_hard images for a single run; *separates* = it does not overlap the baseline's.")
         w.p()
+        sizes = (ds_meta or {}).get("sizes") or {}
+        icols = (("val", "val", "Easy val"), ("test_easy", "test_easy", "Easy test"))
+        irows5 = []
+
+        def cf_vals(r: dict[str, Any]) -> tuple[list[float], Optional[int]]:
+            cs = [c for c in (files[n].get("counterfactual") for n in r["runs"]) if c and c.get("n_images")]
+            return [c["follows_new_color"] for c in cs], (cs[0].get("n_recolored") if cs else None)
+
+        bvals = {key: _row_ci([evals[n][key] for n in base_row5["runs"] if evals.get(n)], sizes.get(size_key))
+                 for key, size_key, _ in icols} if base_row5 else {}
+        bcf = _row_ci(*cf_vals(base_row5)) if base_row5 else None
+        for r in strategy_rows:
+            cells = [f"`{r['strategy']}`", r["role"]]
+            for key, size_key, _ in icols:
+                ci = _row_ci([evals[n][key] for n in r["runs"] if evals.get(n)], sizes.get(size_key))
+                cells.append("—" if not ci else f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}], {_separates(bvals.get(key), ci, r is base_row5)}")
+            ci = _row_ci(*cf_vals(r))
+            cells.append("—" if not ci else f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}], {_separates(bcf, ci, r is base_row5)}")
+            irows5.append(cells)
+        w.p("The other columns' 95% intervals (same rule) and whether they separate the row from the baseline:")
+        w.p()
+        w.table(["strategy", "role"] + [f"{label} 95% CI, separates" for _, _, label in icols] + ["follows new colour 95% CI, separates"],
+                irows5)
         w.p("**Choices made after looking at test_hard.** The default network (`lazy-cnn`'s design) and the study's strategy list and "
             "options were chosen after seeing hard-split accuracies of exploratory runs (the laziness frontier, `scripts/frontier.py`); "
             "no checkpoint was ever selected on it. The hard-split numbers above are therefore optimistic for a new dataset.")
@@ -502,7 +528,11 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             bci = (bm["success_rate"], *bm["success_ci95"]) if "success_ci95" in bm else None
             rows.append([sp.name, mname, str(m["n"]), w.num(f"{sp.name}.attack.{mname}.success_rate", m["success_rate"], src)
                          + (f" [{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else ""), _separates(bci, ci, sp.name == base.name),
-                         f"{m['linf_mean']:.4f}", f"{m['l2_mean']:.3f}"])
+                         *(f"{m[f'{q}_mean']:{fmt}}" + (f" [{m[f'{q}_ci95'][0]:{fmt}}, {m[f'{q}_ci95'][1]:{fmt}}]"
+                                                          + _sep_suffix((bm[f"{q}_mean"], *bm[f"{q}_ci95"]) if f"{q}_ci95" in bm else None,
+                                                                        (m[f"{q}_mean"], *m[f"{q}_ci95"]), sp.name == base.name)
+                                                          if f"{q}_ci95" in m else "")
+                           for q, fmt in (("linf", ".4f"), ("l2", ".3f")))])
         sweeps[sp.name] = at["sweep"]
     if rows:
         a = cfg.attack
@@ -619,7 +649,11 @@ T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
 
 def _hard_ci(row: dict[str, Any], evals: dict[str, Any], n_images: Optional[int]) -> Optional[tuple[float, float, float]]:
     """95% interval of a strategy row's hard-test accuracy: over seeds (t) when it has several, else over images."""
-    vals = [evals[n]["test_hard"] for n in row["runs"] if evals.get(n)]
+    return _row_ci([evals[n]["test_hard"] for n in row["runs"] if evals.get(n)], n_images)
+
+
+def _row_ci(vals: list[float], n_images: Optional[int]) -> Optional[tuple[float, float, float]]:
+    """95% interval of a proportion measured on several seeds (t over seeds) or on one run (bootstrap over its n images)."""
     if len(vals) >= 2:
         m, sd = statistics.fmean(vals), statistics.stdev(vals)
         half = T975[min(len(vals) - 2, len(T975) - 1)] * sd / math.sqrt(len(vals))
@@ -639,19 +673,35 @@ def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple
     return "yes" if not intervals_overlap(base, other) else "no"
 
 
-def _share_cell(labels: list[str], which: str) -> str:
-    """The share of ``labels`` equal to ``which`` with its bootstrap 95% CI (over the labelled items)."""
+def _share_cell(labels: list[str], which: str, base_labels: Optional[list[str]] = None, is_base: bool = False) -> str:
+    """The share of ``labels`` equal to ``which`` with its bootstrap 95% CI (over the labelled items), and whether it
+    separates from the baseline's share (given ``base_labels``)."""
     if not labels:
         return "—"
-    m, lo, hi = _bootstrap_list([1.0 if x == which else 0.0 for x in labels])
-    return f"{100 * m:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+    ci = _bootstrap_list([1.0 if x == which else 0.0 for x in labels])
+    base = _bootstrap_list([1.0 if x == which else 0.0 for x in base_labels]) if base_labels else None
+    return f"{100 * ci[0]:.1f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]" + _sep_suffix(base, ci, is_base)
 
 
-def _proportion_cell(p: float, n: int) -> str:
-    """A proportion of n images with its bootstrap 95% CI (resampling the n indicators it summarises)."""
-    k = round(p * n)
-    m, lo, hi = _bootstrap_list([1.0] * k + [0.0] * (n - k))
-    return f"{100 * p:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+def _proportion_cell(p: float, n: int, base: Optional[tuple[float, int]] = None, is_base: bool = False) -> str:
+    """A proportion of n images with its bootstrap 95% CI (resampling the n indicators it summarises), and whether it
+    separates from the baseline's (given as its proportion and count)."""
+    def ci_of(q: float, m: int) -> tuple[float, float, float]:
+        k = round(q * m)
+        return _bootstrap_list([1.0] * k + [0.0] * (m - k))
+
+    ci = ci_of(p, n)
+    return f"{100 * p:.1f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]" + _sep_suffix(ci_of(*base) if base else None, ci, is_base)
+
+
+def _base_proportion(files: "RunFiles", key: str) -> Optional[tuple[float, int]]:
+    sc = (files.get("gradcam") or {}).get("scores")
+    return (sc["proportions"][key], sc["n"]) if sc else None
+
+
+def _sep_suffix(base: Optional[tuple[float, float, float]], ci: tuple[float, float, float], is_base: bool) -> str:
+    sep = _separates(base, ci, is_base)
+    return "" if sep in ("(baseline)", "—") else f", sep.: {sep}"
 
 
 def _bootstrap_list(values: list[float]) -> tuple[float, float, float]:
@@ -688,21 +738,43 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
         m, sh, src = sa["metrics"], sa["label_shares"], files[name].sae
         tg = sa.get("targets", {})
         meets = m.get("meets_targets")
+        cis = m.get("ci95", {})
+        bcis = (stored.get(baseline) or {}).get("metrics", {}).get("ci95", {})
+
+        def qcell(key: str, text: str, ci_fmt: str) -> str:
+            if key not in cis:
+                return text
+            ci = (m[key], *cis[key])
+            bm = (stored.get(baseline) or {}).get("metrics", {})
+            sep = _separates((bm[key], *bcis[key]) if key in bcis else None, ci, name == baseline)
+            return (f"{text} [{format(ci[1], ci_fmt)}, {format(ci[2], ci_fmt)}]" + ("" if sep == "(baseline)" else f", sep.: {sep}"))
+
         rows.append([name, sa["layer"], str(sa["latents"]), str(sa.get("k", "—")),
-                     w.num(f"{name}.sae.explained_variance", m["explained_variance"], src, ".3f"), f"{m['l0']:.1f}",
+                     qcell("explained_variance", w.num(f"{name}.sae.explained_variance", m["explained_variance"], src, ".3f"), ".3f"),
+                     qcell("l0", f"{m['l0']:.1f}", ".1f"),
                      w.num(f"{name}.sae.dead_fraction", m["dead_fraction"], src),
                      "—" if meets is None else ("yes" if meets else "**no**"),
                      w.num(f"{name}.sae.accuracy_val_reconstructed", m["accuracy_val_reconstructed"], src),
-                     *(w.num(f"{name}.sae.label.{k}", sh[k], src) and _share_cell([f["label"] for f in sa["features"]], k)
+                     *(w.num(f"{name}.sae.label.{k}", sh[k], src)
+                       and _share_cell([f["label"] for f in sa["features"]], k, [f["label"] for f in (stored.get(baseline) or {}).get("features", [])],
+                                       name == baseline)
                        for k in ("colour", "shape", "polysemantic", "unclear")),
                      *colour_feature_cells(name, sa)])
         for key, v in sa.get("intervention_contrast", {}).items():
             if "flip" not in v:
                 continue
-            irows.append([name, f"{v['label']} × {v['factor']:g}", v["split"], str(v["features"]), _ci_cell(v["flip"]),
-                          _ci_cell(v["shift_to_class"], 100, 2, " pts")])
+            bv = ((stored.get(baseline) or {}).get("intervention_contrast") or {}).get(key, {})
+            sep = _separates((bv["flip"]["mean"], *bv["flip"]["ci95"]) if "flip" in bv else None,
+                             (v["flip"]["mean"], *v["flip"]["ci95"]), name == baseline)
+            bshift = (bv["shift_to_class"]["mean"], *bv["shift_to_class"]["ci95"]) if "shift_to_class" in bv else None
+            irows.append([name, f"{v['label']} × {v['factor']:g}", v["split"], str(v["features"]), _ci_cell(v["flip"]), sep,
+                          _ci_cell(v["shift_to_class"], 100, 2, " pts")
+                          + _sep_suffix(bshift, (v["shift_to_class"]["mean"], *v["shift_to_class"]["ci95"]), name == baseline)])
         for key, v in sa.get("group_ablation", {}).items():
-            grows.append([name, v["label"], v["split"], str(v["features"]), _ci_cell(v["flip"]),
+            bg = ((stored.get(baseline) or {}).get("group_ablation") or {}).get(key, {})
+            grows.append([name, v["label"], v["split"], str(v["features"]), _ci_cell(v["flip"])
+                          + _sep_suffix((bg["flip"]["mean"], *bg["flip"]["ci95"]) if "flip" in bg else None,
+                                        (v["flip"]["mean"], *v["flip"]["ci95"]), name == baseline),
                           f"{100 * v['accuracy_before']:.1f}% → {100 * v['accuracy_after']:.1f}%"])
     any_sa = next(iter(stored.values()))
     tg = any_sa.get("targets", {"explained_variance": 0.95, "dead_fraction": 0.10})
@@ -715,8 +787,10 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
     w.p()
     w.table(["run", "layer", "latents", "k", "expl. var.", "L0", "dead", "meets targets", "acc. (reconstructed)", "colour", "shape",
              "polysem.", "unclear", "reads colour (colour or polysem.)", "separates from baseline"], rows)
-    w.p("Explained variance, L0 and dead latents describe one SAE per run on all held-out activations (no interval); the share of "
-        "features that read colour carries a bootstrap 95% CI over the labelled features.")
+    w.p("Explained variance and L0 carry bootstrap 95% CIs over the held-out images; the dead fraction has none (a bootstrap "
+        "resample holds about 63% distinct images, so \"never fires\" is biased upward in it: the estimate would fall outside its "
+        "own interval); label shares carry bootstrap CIs over the labelled features; *sep.* = the run's interval does not overlap "
+        "the baseline's.")
     w.p()
     for name, sa in stored.items():
         w.fig(sa.get("paths", {}).get("sweep"), f"SAE sweep {name}", 420)
@@ -724,9 +798,11 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
     if irows:
         w.p("Interventions (a feature's value × factor, pooled over the intervened features; flip = prediction changes; shift = "
             "mean change of the probability of the feature's class: its digit for shape features, the class whose dominant "
-            "colour it is for colour features), bootstrap 95% CIs over images:")
+            "colour it is for colour features), bootstrap 95% CIs over images; *sep.*: the interval does not overlap the baseline's "
+            "for the same label, factor and split (— where the baseline has no feature of that label):")
         w.p()
-        w.table(["run", "features", "split", "features intervened", "flipped", "shift to the feature's class"], irows)
+        w.table(["run", "features", "split", "features intervened", "flipped", "flip rate separates from baseline",
+                 "shift to the feature's class"], irows)
     if grows:
         w.p("All features of one label switched off together (factor 0):")
         w.p()

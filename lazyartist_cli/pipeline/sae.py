@@ -19,7 +19,7 @@ from ..interpret.hooks import find_layer, layer_outputs
 from ..metrics import bootstrap_ci
 from ..models import INFERENCE_BATCH
 from ..runs import torch_save_atomic, write_json_atomic, write_text_atomic
-from ..sae.analysis import FEATURE_LABELS, PURE, label_feature, purity, replace_layer_output, sae_metrics
+from ..sae.analysis import FEATURE_LABELS, PURE, label_feature, purity, replace_layer_output, sae_metric_cis, sae_metrics
 from ..sae.model import SparseAutoencoder, train_sae
 from .common import LoadedRun, for_each_run, predict
 from .reporter import SILENT, Reporter
@@ -112,6 +112,7 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
                            progress=lambda e, l: reporter.update(f"sae-{run.name}", 1, loss=l))
     sae.eval()
     metrics = sae_metrics(sae, acts_val)  # held out: the SAE never saw val
+    metrics["ci95"] = sae_metric_cis(sae, acts_val, seed=cfg.seed)
     base_acc = (_probs(run.model, x_val).argmax(1) == y_val).float().mean().item()
     with replace_layer_output(run.model, module, sae, error_term=False):
         recon_acc = (_probs(run.model, x_val).argmax(1) == y_val).float().mean().item()
