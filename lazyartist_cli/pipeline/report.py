@@ -597,7 +597,9 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p()
     w.p("**Limitations.** One small architecture on one synthetic shift; colour is a single, known nuisance, and the robust strategies use "
         "that knowledge (the palette, or colour operations). Seeds are few; the standard deviations are over those seeds only. The unit "
-        "and SAE labels depend on thresholds (stored with each result). Attacks are white-box L-inf attacks on one source/target pair.")
+        "and SAE labels depend on thresholds (stored with each result). Attacks are white-box targeted L-inf attacks on a few "
+        f"source/target pairs ({len(cfg.attack.pairs)}), not an adversarial-robustness evaluation in general; the per-model analyses "
+        "(units, attributions, SAEs) look at one seed per strategy, and their intervals are over images or units, not over seeds.")
     w.p()
     w.p("**Future work.** Shifts the method is not told about (texture, position), larger models (`--model resnet18`), ablations of each "
         "strategy's components, and attacks that target colour directly.")
