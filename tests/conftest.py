@@ -66,3 +66,11 @@ def trained(small_dataset, tmp_path_factory):
     return runs, json.loads(res.stdout)
 
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs real MNIST (through the `mnist_dir` fixture, directly or via a dataset or trained-run
+    fixture) carries the `mnist` marker: `pytest -m "not mnist"` runs the offline unit tests alone."""
+    for item in items:
+        if "mnist_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)
