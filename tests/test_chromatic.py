@@ -100,3 +100,20 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
     assert bootstrap_ci(torch.full((10,), 0.3)) == pytest.approx((0.3, 0.3, 0.3))
     assert not intervals_overlap((0.1, 0.05, 0.15), (0.5, 0.4, 0.6))
     assert intervals_overlap((0.1, 0.05, 0.45), (0.5, 0.4, 0.6))
+
+
+def test_ig_split_is_additive_and_differs_from_a_gradient_split_on_a_mixed_reader():
+    """The signed gray and chromatic IG parts add up to IG summed over channels, per pixel; on a reader of R alone
+    the IG split depends on the pixels' colours, unlike the gradient split."""
+    from lazyartist_cli.interpret.chromatic import split_gray
+    from lazyartist_cli.interpret.integrated_gradients import integrated_gradients, path_gradient
+
+    model = ReadsOnly((1.0, 0.0, 0.0)).eval()
+    target = torch.zeros(8, dtype=torch.long)
+    mean_grad, delta = path_gradient(model, X, target, steps=8)
+    d_gray, d_chroma = split_gray(delta)
+    parts = (mean_grad * d_gray).sum(1) + (mean_grad * d_chroma).sum(1)
+    assert torch.allclose(parts, integrated_gradients(model, X, target, steps=8).sum(1), atol=1e-6)
+    g, c, _ = color_components("ig", model, X, target, steps=8)
+    gs, cs, _ = color_components("saliency", model, X, target)
+    assert not torch.allclose(chromatic_share(g, c), chromatic_share(gs, cs), atol=1e-3)

@@ -136,3 +136,31 @@ def test_metric_intervals_bracket_the_estimates():
     assert lo <= m["explained_variance"] <= hi and hi - lo < 0.1
     assert ci["l0"] == pytest.approx([4.0, 4.0])  # TopK: exactly k active latents on every image
     assert "dead_fraction" not in ci
+
+
+def test_a_one_sample_last_batch_does_not_blow_up_the_loss():
+    torch.manual_seed(0)
+    acts = toy_acts(n=129)  # batches of 128, then one sample
+    sae = SparseAutoencoder(16, expansion=4, kind="topk", k=4, aux_coef=1.0)
+    losses = train_sae(sae, acts, epochs=2, batch_size=128, lr=1e-3, seed=0, dead_after=1)
+    assert all(l < 10 for l in losses), losses
+
+
+def test_metric_intervals_of_an_all_ones_resample_reproduce_the_estimate():
+    from lazyartist_cli.sae.analysis import sae_metric_cis
+
+    torch.manual_seed(0)
+    acts = toy_acts(n=300)
+    sae = SparseAutoencoder(16, expansion=4, kind="topk", k=4).eval()
+    m = sae_metrics(sae, acts)
+    # with one resample that draws every image once, the "interval" collapses to the estimate
+    import lazyartist_cli.sae.analysis as analysis
+
+    real = torch.randint
+    try:
+        analysis.torch.randint = lambda low, high, size, generator=None: torch.arange(high).repeat(size[0], 1)
+        ci = sae_metric_cis(sae, acts, n_boot=3)
+    finally:
+        analysis.torch.randint = real
+    assert ci["explained_variance"] == pytest.approx([m["explained_variance"]] * 2, abs=1e-5)
+    assert ci["l0"] == pytest.approx([m["l0"]] * 2, abs=1e-5)

@@ -19,6 +19,10 @@ The chromatic share of an image is sum(chromatic) / (sum(chromatic) + sum(gray))
 over its pixels: 1 for a model that reads only channel differences, 0 for one
 that reads only brightness, and ``ISOTROPIC_SHARE`` (about 0.61) for a gradient
 with no preferred direction in RGB (two of the three dimensions are chromatic).
+That reference holds for the gradient splits only: IG's chromatic part (black
+baseline) is the pixel's own chromatic colour dotted with the gradient, so a
+weakly coloured pixel adds to IG's brightness part whatever the model reads;
+compare IG shares between models, not with 0.61.
 All functions are batched over images; the model is put in eval mode and restored.
 """
 

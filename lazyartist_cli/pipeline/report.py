@@ -951,7 +951,9 @@ def _color_share_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFil
         "pixel's attribution is split into its part along the gray axis (brightness: R, G and B move together) and the orthogonal "
         "chromatic part (channel differences: hue, saturation); the *chromatic share* is the chromatic fraction of an image's "
         "attribution mass, averaged over images, with a bootstrap 95% CI over images. 1 means the model reads only colour, 0 only "
-        f"brightness; a gradient with no preferred RGB direction gives {any_run['isotropic_share']:.2f}. `gradcam-x-gradient` carries "
+        f"brightness; for the gradient methods, a gradient with no preferred RGB direction gives {any_run['isotropic_share']:.2f}. "
+        "`ig` has no such reference: with the black baseline its chromatic part is the pixel's own colour times the gradient, so "
+        "weakly coloured pixels count as brightness whatever the model reads; compare `ig` between models only. `gradcam-x-gradient` carries "
         "the Grad-CAM map to the input by weighting the input gradient with it; `ig` splits the path from the black baseline into its "
         "gray and chromatic parts (`lazyartist_cli/interpret/chromatic.py`).")
     w.p()

@@ -96,10 +96,12 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
     out_dir = run.path / "sae"
     paths: dict[str, Any] = {}
     sweep, chosen = [], None
+    # the sweep chooses on one half of val, the chosen SAE is scored on the other: a choice is never graded on its own data
+    acts_sel, acts_val = acts_val[0::2], acts_val[1::2]
     if s.kind == "topk" and s.sweep_expansions and s.sweep_k:
         n_points = sum(k <= d * e for e in s.sweep_expansions for k in s.sweep_k)
         reporter.start(f"sae-{run.name}", f"{run.name}: SAE sweep", n_points)
-        sweep, chosen, sae = sweep_saes(acts_tr, acts_val, s, cfg.seed, lambda: reporter.update(f"sae-{run.name}", 1))
+        sweep, chosen, sae = sweep_saes(acts_tr, acts_sel, s, cfg.seed, lambda: reporter.update(f"sae-{run.name}", 1))
         losses = [chosen["train_loss_first"], chosen["train_loss_last"]]
         paths["sweep"] = str(sweep_figure(sweep, chosen, s.ev_target, out_dir / "sweep.png", f"{run.name}: SAE sweep ({layer})"))
     else:
@@ -111,7 +113,7 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
         losses = train_sae(sae, acts_tr, s.epochs, s.batch_size, s.lr, cfg.seed, dead_after=s.dead_after,
                            progress=lambda e, l: reporter.update(f"sae-{run.name}", 1, loss=l))
     sae.eval()
-    metrics = sae_metrics(sae, acts_val)  # held out: the SAE never saw val
+    metrics = sae_metrics(sae, acts_val)  # held out: the SAE never saw val, and the sweep chose on the other half
     metrics["ci95"] = sae_metric_cis(sae, acts_val, seed=cfg.seed)
     base_acc = (_probs(run.model, x_val).argmax(1) == y_val).float().mean().item()
     with replace_layer_output(run.model, module, sae, error_term=False):

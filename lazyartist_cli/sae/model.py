@@ -6,11 +6,12 @@ x_hat = W_dec z + b_dec. Two variants:
 * ``l1``: loss = MSE + l1 * sum_i |z_i| * ||W_dec[:, i]||  (L1 weighted by decoder
   column norms, so shrinking the decoder cannot cheat the penalty);
 * ``topk``: keep the k largest latents per sample, zero the rest; loss = normalised MSE
-  (MSE / the batch's variance, as in Gao et al.), plus
+  (MSE / the training activations' variance, as in Gao et al.), plus
   Gao et al.'s auxiliary loss on dead latents (AuxK): the ``k_aux`` largest
   pre-activations among the latents that have not fired for ``dead_after`` training
   samples reconstruct the main reconstruction's error e = x - x_hat (decoder without
-  bias), scored as MSE(e_hat, e) / MSE(mean(e), e) and weighted by ``aux_coef`` (1/32);
+  bias), scored as MSE(e_hat, e) / MSE(mean(e), e) and weighted by ``aux_coef`` (the paper's 1/32 by
+  default here; the study's config uses 0.25, see the README);
   decoder columns are renormalised to unit norm after every step (their A.1).
 
 Both start with b_dec at the mean activation and the encoder as the decoder's transpose.
@@ -63,19 +64,23 @@ class SparseAutoencoder(nn.Module):
         z = self.encode(x)
         return self.decode(z), z
 
-    def loss(self, x: torch.Tensor, dead: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
-        """(loss, logs, z); ``dead`` (m,) bool marks the latents the auxiliary loss revives."""
+    def loss(self, x: torch.Tensor, dead: torch.Tensor | None = None,
+             variance: float | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+        """(loss, logs, z); ``dead`` (m,) bool marks the latents the auxiliary loss revives; ``variance`` is the
+        activations' mean squared deviation that normalises the MSE (default: this batch's; ``train_sae`` passes the
+        whole training set's once, so a tiny last batch cannot blow the loss up)."""
         pre = self.pre_activations(x)
         z = self.sparsify(pre)
         x_hat = self.decode(z)
         mse = (x_hat - x).pow(2).mean()
-        loss = mse / (x - x.mean(0)).pow(2).mean().clamp_min(1e-12) if self.kind == "topk" else mse  # normalised MSE
+        var = variance if variance is not None else (x - x.mean(0)).pow(2).mean().clamp_min(1e-12)
+        loss = mse / var if self.kind == "topk" else mse  # normalised MSE
         logs = {"mse": mse.item()}
         if self.kind == "l1":
             sparsity = (z * self.decoder.weight.norm(dim=0)).sum(1).mean()
             loss = loss + self.l1 * sparsity
             logs["l1"] = sparsity.item()
-        elif dead is not None and self.aux_coef > 0 and bool(dead.any()):
+        elif dead is not None and self.aux_coef > 0 and bool(dead.any()) and x.shape[0] > 1:  # one row has no spread
             k_aux = min(self.k_aux, int(dead.sum()))
             vals, idx = pre.masked_fill(~dead, -1.0).topk(k_aux, dim=1)  # pre >= 0, so live latents are never picked
             e = (x - x_hat).detach()
@@ -103,6 +108,7 @@ def train_sae(
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         sae.b_dec.copy_(acts.mean(0))
+        variance = float((acts - acts.mean(0)).pow(2).mean().clamp_min(1e-12))
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
     losses = []
     n = acts.shape[0]
@@ -112,7 +118,7 @@ def train_sae(
         total, count = 0.0, 0
         for i in range(0, n, batch_size):
             batch = acts[perm[i : i + batch_size]]
-            loss, _, z = sae.loss(batch, since_fired >= dead_after)
+            loss, _, z = sae.loss(batch, since_fired >= dead_after, variance)
             opt.zero_grad()
             loss.backward()
             opt.step()
