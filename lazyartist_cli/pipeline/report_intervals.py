@@ -1,0 +1,86 @@
+"""Intervals and verdicts for the report: bootstrap and t intervals, and "separates from baseline" (two 95%
+intervals that do not overlap), formatted as table cells."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..metrics import intervals_overlap
+
+if TYPE_CHECKING:
+    from .report import RunFiles
+
+
+# two-sided 97.5% quantiles of Student's t for 1..9 degrees of freedom (a t-interval over 2..10 seeds)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
+
+
+def _hard_ci(row: dict[str, Any], evals: dict[str, Any], n_images: Optional[int]) -> Optional[tuple[float, float, float]]:
+    """95% interval of a strategy row's hard-test accuracy: over seeds (t) when it has several, else over images."""
+    return _row_ci([evals[n]["test_hard"] for n in row["runs"] if evals.get(n)], n_images)
+
+
+def _row_ci(vals: list[float], n_images: Optional[int]) -> Optional[tuple[float, float, float]]:
+    """95% interval of a proportion measured on several seeds (t over seeds) or on one run (bootstrap over its n images)."""
+    if len(vals) >= 2:
+        m, sd = statistics.fmean(vals), statistics.stdev(vals)
+        half = T975[min(len(vals) - 2, len(T975) - 1)] * sd / math.sqrt(len(vals))
+        return m, max(0.0, m - half), min(1.0, m + half)
+    if len(vals) == 1 and n_images:
+        k = round(vals[0] * n_images)
+        return _bootstrap_list([1.0] * k + [0.0] * (n_images - k))
+    return None
+
+
+def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple[float, float, float]], is_base: bool) -> str:
+    """The verdict column: do the 95% intervals of this run and the baseline not overlap?"""
+    if is_base:
+        return "(baseline)"
+    if base is None or other is None:
+        return "—"
+    return "yes" if not intervals_overlap(base, other) else "no"
+
+
+def _share_cell(labels: list[str], which: str, base_labels: Optional[list[str]] = None, is_base: bool = False) -> str:
+    """The share of ``labels`` equal to ``which`` with its bootstrap 95% CI (over the labelled items), and whether it
+    separates from the baseline's share (given ``base_labels``)."""
+    if not labels:
+        return "—"
+    ci = _bootstrap_list([1.0 if x == which else 0.0 for x in labels])
+    base = _bootstrap_list([1.0 if x == which else 0.0 for x in base_labels]) if base_labels else None
+    return f"{100 * ci[0]:.1f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]" + _sep_suffix(base, ci, is_base)
+
+
+def _proportion_cell(p: float, n: int, base: Optional[tuple[float, int]] = None, is_base: bool = False) -> str:
+    """A proportion of n images with its bootstrap 95% CI (resampling the n indicators it summarises), and whether it
+    separates from the baseline's (given as its proportion and count)."""
+    def ci_of(q: float, m: int) -> tuple[float, float, float]:
+        k = round(q * m)
+        return _bootstrap_list([1.0] * k + [0.0] * (m - k))
+
+    ci = ci_of(p, n)
+    return f"{100 * p:.1f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]" + _sep_suffix(ci_of(*base) if base else None, ci, is_base)
+
+
+def _base_proportion(files: "RunFiles", key: str) -> Optional[tuple[float, int]]:
+    sc = (files.get("gradcam") or {}).get("scores")
+    return (sc["proportions"][key], sc["n"]) if sc else None
+
+
+def _sep_suffix(base: Optional[tuple[float, float, float]], ci: tuple[float, float, float], is_base: bool) -> str:
+    sep = _separates(base, ci, is_base)
+    return "" if sep in ("(baseline)", "—") else f", sep.: {sep}"
+
+
+def _bootstrap_list(values: list[float]) -> tuple[float, float, float]:
+    import torch
+
+    from ..metrics import bootstrap_ci
+
+    return bootstrap_ci(torch.tensor(values, dtype=torch.float64))
+
+
+def _ci_cell(v: dict[str, Any], scale: float = 100, digits: int = 1, unit: str = "%") -> str:
+    return f"{scale * v['mean']:.{digits}f}{unit} [{scale * v['ci95'][0]:.{digits}f}, {scale * v['ci95'][1]:.{digits}f}]"
