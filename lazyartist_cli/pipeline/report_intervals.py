@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from ..metrics import intervals_overlap
 
-if TYPE_CHECKING:
-    from .report import RunFiles
+# Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
 
 
 # two-sided 97.5% quantiles of Student's t for 1..9 degrees of freedom (a t-interval over 2..10 seeds)
@@ -64,7 +63,7 @@ def _proportion_cell(p: float, n: int, base: Optional[tuple[float, int]] = None,
     return f"{100 * p:.1f}% [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]" + _sep_suffix(ci_of(*base) if base else None, ci, is_base)
 
 
-def _base_proportion(files: "RunFiles", key: str) -> Optional[tuple[float, int]]:
+def _base_proportion(files: Any, key: str) -> Optional[tuple[float, int]]:
     sc = (files.get("gradcam") or {}).get("scores")
     return (sc["proportions"][key], sc["n"]) if sc else None
 

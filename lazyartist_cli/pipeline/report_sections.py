@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from ..metrics import intervals_overlap
 from .report_intervals import _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
 
-if TYPE_CHECKING:
-    from .plan import RunSpec
-    from .report import RunFiles, Writer
+# Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
 
 
 def _load(path: Path) -> Optional[dict[str, Any]]:
@@ -23,7 +21,7 @@ def _load(path: Path) -> Optional[dict[str, Any]]:
         return None
 
 
-def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> None:
+def _sae_section(w: Any, runs: list[Any], files: dict[str, Any]) -> None:
     """SAEs: held-out quality against the targets, the size/k sweep, labels on the crossed grid, and
     interventions on test_easy and test_hard with CIs; when single-feature effects are small, the numbers
     that say why (redundancy, the effect of ablating a whole label group)."""
@@ -134,8 +132,8 @@ def _sae_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles]) -> 
     _run_figures(w, runs, files, "sae", "feature_strips", "SAE features")
 
 
-def _attack_pairs_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], evals: dict[str, Any], baseline: str,
-                          every: list[RunSpec]) -> None:
+def _attack_pairs_section(w: Any, runs: list[Any], files: dict[str, Any], evals: dict[str, Any], baseline: str,
+                          every: list[Any]) -> None:
     """PGD success per source -> target pair and pooled over pairs, with bootstrap CIs, and the computed verdict on
     shift robustness vs adversarial robustness."""
     stored = {sp.name: (files[sp.name].get("attack") or {}).get("pairs") for sp in runs}
@@ -242,7 +240,7 @@ def _pair_sweep_figure(stored: dict[str, Any], path: Path) -> Optional[Path]:
     return save(fig, path, dpi=110)
 
 
-def _color_share_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], baseline: str) -> None:
+def _color_share_section(w: Any, runs: list[Any], files: dict[str, Any], baseline: str) -> None:
     """Colour vs brightness: the chromatic share of each attribution with its bootstrap CI, and whether
     it separates each run from the baseline (the two 95% intervals do not overlap)."""
     stored = {sp.name: _load(files[sp.name].dir / "gradcam" / "color_share.json") for sp in runs}
@@ -296,7 +294,7 @@ def _color_share_section(w: Writer, runs: list[RunSpec], files: dict[str, RunFil
             w.fig(stored[name].get("figure"), f"colour vs brightness attribution {name}", 640)
 
 
-def _run_figures(w: Writer, runs: list[RunSpec], files: dict[str, RunFiles], what: str, key: str, alt: str) -> None:
+def _run_figures(w: Any, runs: list[Any], files: dict[str, Any], what: str, key: str, alt: str) -> None:
     """One stored figure per run, where the run's ``what`` result lists it under ``paths[key]``."""
     for sp in runs:
         res = files[sp.name].get(what)
@@ -337,7 +335,7 @@ def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = 0.2) -> 
     return out
 
 
-def _sweep_sections(w: "Writer", runs_dir: Path) -> None:
+def _sweep_sections(w: Any, runs_dir: Path) -> None:
     """One subsection per `lazy sweep` found under runs/sweeps/: mean ± std over seeds per combination of the other axes."""
     root = runs_dir / "sweeps"
     found = sorted(root.glob("*/results.json")) if root.is_dir() else []
@@ -367,7 +365,7 @@ def _sweep_sections(w: "Writer", runs_dir: Path) -> None:
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
 
 
-def _frontier_section(w: "Writer", runs_dir: Path) -> None:
+def _frontier_section(w: Any, runs_dir: Path) -> None:
     """The laziness frontier (scripts/frontier.py), when it was run in this runs directory."""
     w.h(3, "Laziness frontier: which networks take the shortcut")
     src = runs_dir / FRONTIER
