@@ -225,3 +225,32 @@ def test_neuron_suppression_switches_off_the_colour_selective_channel_for_good()
     off = ns.suppressed
     assert int(off.sum()) == 3 and logs["suppressed"] == 3.0  # half of 4, then half of the 2 left; no third round
     assert model[0].weight[off].abs().max() == 0 and model[0].bias[off].abs().max() == 0
+
+
+def test_stroke_recolor_gives_the_stroke_a_new_colour_and_keeps_the_background():
+    """The targeted augmentation, read from the image alone, matches re-colouring the stored digit."""
+    from lazyartist_cli.strategies.colorops import random_hsv, stroke_recolor
+    x, digits, _ = _same_digit_every_colour()
+    noise, stripes = make_textures(1, torch.Generator().manual_seed(0), stripe_prob=1.0)
+    torch.manual_seed(3)
+    new = random_hsv(10)
+    torch.manual_seed(3)
+    out = stroke_recolor(x)
+    expected = compose(digits, new, noise.expand(10, -1, -1, -1), stripes.expand(10, -1, -1), "foreground").float() / 255
+    assert (x - expected).abs().max() > 0.5  # the colours did change
+    assert (out - expected).abs().mean() < 0.02  # estimated coverage: small errors on the striped background only
+    assert (out - expected).abs().max() < 0.2
+    # hue, saturation and value span the palette, brown and pink included
+    many = random_hsv(20_000)
+    hsv_v = many.max(1).values
+    assert hsv_v.min() >= 0.45 - 1e-6 and hsv_v.max() <= 1.0 + 1e-6
+    for name in ("brown", "pink", "purple", "yellow"):
+        col = torch.tensor(NAMED_COLORS[name], dtype=torch.float32) / 255
+        assert (many - col).norm(dim=1).min() < 0.06, name
+
+
+def test_consistency_needs_some_cross_entropy():
+    from lazyartist_cli.strategies.consistency import ConsistencyConfig
+    with pytest.raises(ValueError, match="cross-entropy"):
+        ConsistencyConfig(ce_on_clean=False, ce_on_views=False)
+    assert ConsistencyConfig(ce_on_clean=False).ce_on_views

@@ -444,7 +444,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         base_ci = _hard_ci(base_row5, evals, n_hard) if base_row5 else None
         for r in strategy_rows:
             label = {"baseline": "baseline", "robust": "robust", "oracle": "**oracle** (colour-blind)", "extra": "extra"}[r["role"]]
-            cells = [f"`{r['strategy']}`", label, r["knows"], r["select"], str(r["n"])]
+            cells = [f"`{r['strategy']}`", label, r["knows"], r["select"], f"{r['lr']:g}" if r.get("lr") else "—", str(r["n"])]
             for key in ("val", "easy", "hard", "cf"):
                 m, sd = r[key]
                 if m is None:
@@ -456,7 +456,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             cells.append(f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else "—")
             cells.append(_separates(base_ci, ci, r is base_row5))
             trows.append(cells)
-        w.table(["strategy", "role", "knows", "selection", "seeds", "Easy val", "Easy test", "Hard test", "follows new colour",
+        w.table(["strategy", "role", "knows", "selection", "lr", "seeds", "Easy val", "Easy test", "Hard test", "follows new colour",
                  "hard test 95% CI", "separates from baseline"], trows)
         w.p("Mean ± sample std over seeds. The hard-test 95% CI is a t-interval over seeds when there are several, and a "
             "bootstrap interval over the test_hard images for a single run; *separates* = it does not overlap the baseline's.")
@@ -484,6 +484,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.p()
         w.table(["strategy", "role"] + [f"{label} 95% CI, separates" for _, _, label in icols] + ["follows new colour 95% CI, separates"],
                 irows5)
+        _matched_lr_paragraph(w, strategy_rows, s.baseline)
         w.p("**Choices made after looking at test_hard.** The default network (`lazy-cnn`'s design) and the study's strategy list and "
             "options were chosen after seeing hard-split accuracies of exploratory runs (the laziness frontier, `scripts/frontier.py`); "
             "no checkpoint was ever selected on it. The hard-split numbers above are therefore optimistic for a new dataset.")
@@ -668,6 +669,9 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         row: dict[str, Any] = {"strategy": strategy, "role": role, "n": len(names), "runs": names, "source": files[names[0]].eval}
         conf = (_load(files[names[0]].config) or {}).get("config", {}) if files[names[0]].config.is_file() else {}
         row["select"] = conf.get("train", {}).get("select", "val")  # runs before the rule existed used val
+        row["lr"] = conf.get("train", {}).get("lr")
+        row["base_strategy"] = conf.get("train", {}).get("strategy", strategy)
+        row["input"] = conf.get("train", {}).get("input", "rgb")
         row["knows"] = "nothing (sees no colour)" if role == "oracle" else _knows(strategy)
         for key, split in (("val", "val"), ("easy", "test_easy"), ("hard", "test_hard")):
             row[key] = _mean_std([evals[n][split] for n in names])
@@ -676,6 +680,31 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         rows.append(row)
     order = {"baseline": 0, "robust": 1, "extra": 2, "oracle": 3}
     return sorted(rows, key=lambda r: (order[r["role"]], -r["hard"][0]))
+
+
+def _matched_lr_paragraph(w: Writer, rows: list[dict[str, Any]], baseline: str) -> None:
+    """Where runs exist at several learning rates, compare the baseline and the other strategies at
+    the same rate: a strategy's gain must not be a learning-rate effect."""
+    by_lr: dict[float, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("lr") and r["role"] != "oracle" and r.get("input", "rgb") == "rgb":
+            by_lr.setdefault(r["lr"], []).append(r)
+    if len(by_lr) < 2:
+        return
+    parts = []
+    for lr, rs in sorted(by_lr.items()):
+        base = [r for r in rs if r["base_strategy"] == baseline]
+        others = [r for r in rs if r["base_strategy"] != baseline]
+        if not base or not others:
+            continue
+        b = max(base, key=lambda r: r["n"])
+        parts.append(f"at lr {lr:g}, `{b['strategy']}` {100 * b['hard'][0]:.1f}% hard ({b['n']} seeds) against "
+                     + ", ".join(f"`{r['strategy']}` {100 * r['hard'][0]:.1f}% ({r['n']} seeds)" for r in sorted(others, key=lambda r: -r["hard"][0])))
+    if parts:
+        w.p("**Matched learning rates.** Strategies default to their own learning rate (the *lr* column; chosen on validation data). "
+            "The baseline's laziness depends on it, so each rate at which the baseline was also trained is compared on its own: "
+            + "; ".join(parts) + ".")
+        w.p()
 
 
 def _strategy_figure(rows: list[dict[str, Any]], path: Path) -> Path:

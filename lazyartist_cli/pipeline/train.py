@@ -64,6 +64,7 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)
     resolved["train"]["select"] = cfg.train.selection_rule()
+    resolved["train"]["lr"] = cfg.train.learning_rate()
     resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
     return resolved
 
@@ -155,7 +156,8 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     strategy = build_strategy(t.strategy, cfg.strategy_config(), ctx)
     strategy.to(device)
     params = list(model.parameters()) + list(strategy.parameters())
-    opt = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+    lr = t.learning_rate()
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=t.weight_decay)
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": 0, "rule": rule}
@@ -190,7 +192,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         obj_sum = 0.0
         for b in range(nb):
             for group in opt.param_groups:
-                group["lr"] = t.lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
+                group["lr"] = lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
             idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
             batch = {"x": x_tr[idx], "y": y_tr[idx], "index": idx}
             loss, logs = strategy.loss(model, batch)

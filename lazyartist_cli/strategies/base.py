@@ -36,6 +36,9 @@ class Strategy(nn.Module):
     name: str = ""
     Config: type[StrategyConfig] = StrategyConfig
     knows: Knowledge = "nothing"
+    # Adam's learning rate when train.lr is not given; a strategy's own default is chosen on
+    # validation data (never test_hard) and stated in its module.
+    default_lr: float = 1e-3
 
     def __init__(self, cfg: StrategyConfig, ctx: Optional[StrategyContext] = None):
         super().__init__()

@@ -5,7 +5,9 @@ with parameters drawn independently per image from torch's global generator.
 
 Two families:
 
-* colour ops (``permute``, ``hue``, ``mix``) change the hue of the stroke.
+* colour ops (``permute``, ``hue``, ``mix``, ``stroke``) change the hue of the stroke;
+  ``stroke`` (a targeted augmentation) gives the stroke a new random colour of any
+  hue, saturation and brightness and leaves the background as it was.
   ``permute`` and ``hue`` (a rotation about the gray axis) keep every pixel's
   channel mean (``hue`` up to the clamp to [0, 1] for saturated colours), so on
   their own they leave brightness as a cue: the default palette's colours fall
@@ -102,11 +104,47 @@ def gamma(x: torch.Tensor, strength: float = 0.8) -> torch.Tensor:
     return x.clamp_min(1e-6).pow(log_g.exp()).clamp(0, 1)
 
 
+def random_hsv(b: int, device=None, s_range=(0.2, 1.0), v_range=(0.45, 1.0)) -> torch.Tensor:
+    """(B, 3) RGB colours in [0, 1]: hue uniform, saturation and value uniform in the
+    given ranges (the defaults cover every colour of the default palette, brown and pink
+    included, and leave out colours too dark to tell from the background)."""
+    h = torch.rand(b, 1, device=device)
+    s = torch.empty(b, 1, device=device).uniform_(*s_range)
+    v = torch.empty(b, 1, device=device).uniform_(*v_range)
+    n = torch.tensor([5.0, 3.0, 1.0], device=device)
+    k = (n + 6.0 * h) % 6.0  # (B, 3): R, G, B
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0, 1)
+
+
+def stroke_recolor(x: torch.Tensor, strength: float = 1.0, top: int = 8) -> torch.Tensor:
+    """Targeted augmentation (Gao et al. 2023): give the stroke a new random colour
+    (random hue, saturation and value) and keep everything else, read from the image alone.
+
+    Per image: the stroke colour ``c`` is the mean of the ``top`` brightest pixels (the
+    digit's core, where the stroke covers the pixel), the background ``b`` is the per-channel
+    median (most pixels of a digit image are background); each pixel's stroke coverage is
+    its projection on ``c - b``, clamped to [0, 1]; the new image is ``x + a (c' - c)``.
+    Made for the foreground protocol (coloured stroke on a dark background); on
+    background-protocol images it recolours the light stroke, which carries no colour.
+    """
+    b = x.shape[0]
+    flat = x.flatten(2)  # (B, 3, HW)
+    lum = _luminance(x).flatten(1)  # (B, HW)
+    idx = lum.topk(min(top, lum.shape[1]), dim=1).indices  # (B, top)
+    c = flat.gather(2, idx[:, None].expand(-1, 3, -1)).mean(2)  # (B, 3)
+    bg = flat.median(2).values  # (B, 3)
+    d = c - bg
+    alpha = (((flat - bg[:, :, None]) * d[:, :, None]).sum(1) / (d * d).sum(1, keepdim=True).clamp_min(1e-6)).clamp(0, 1)
+    new = random_hsv(b, x.device)
+    out = flat + alpha[:, None] * (new - c)[:, :, None]
+    return out.view_as(x).clamp(0, 1)
+
+
 COLOR_OPS = {
-    "permute": channel_permute, "hue": hue_rotate, "mix": random_mix,
+    "permute": channel_permute, "hue": hue_rotate, "mix": random_mix, "stroke": stroke_recolor,
     "brightness": brightness, "contrast": contrast, "saturation": saturation, "gamma": gamma,
 }
-HUE_OPS = ("permute", "hue", "mix")
+HUE_OPS = ("permute", "hue", "mix", "stroke")
 JITTER_OPS = ("brightness", "contrast", "saturation", "gamma")
 
 

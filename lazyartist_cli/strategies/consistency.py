@@ -1,8 +1,9 @@
 """``consistency``: colour-augmentation consistency.
 
 Idea: show the model each batch twice, once as stored and once recoloured on
-the fly (hue rotation, channel permutation or colour mixing, and brightness,
-contrast, saturation and gamma jitter), and ask for the right label on both
+the fly (by default the stroke gets a random colour; also hue rotation, channel
+permutation or colour mixing, and brightness, contrast, saturation and gamma
+jitter), and ask for the right label on both
 views plus the same prediction (symmetric KL). Colour (and the brightness
 that comes with it) stops being predictive, and the model must use what the
 views share: the shape. Related to AugMix's Jensen-Shannon consistency
@@ -11,7 +12,11 @@ views share: the shape. Related to AugMix's Jensen-Shannon consistency
 Options: ``ops`` (any of ``colorops.COLOR_OPS``), ``compose`` (every op in
 turn, in a random order, as torchvision's ColorJitter does; else one op per
 image), ``strength`` (of the jitter ops), ``kl_weight`` (lambda of the
-symmetric KL), ``ce_on_views`` (cross-entropy on the recoloured view too).
+symmetric KL), ``ce_on_views`` (cross-entropy on the recoloured view too),
+``ce_on_clean`` (cross-entropy on the stored view; false leaves the colour-label
+correlation of the stored images out of the cross-entropy). The ``stroke`` op
+is a targeted augmentation (Gao et al. 2023): the stroke gets a new random
+colour, the background stays.
 Knows that the bias is colour (the transforms say so); no bias labels.
 """
 
@@ -19,21 +24,28 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Strategy, StrategyConfig
 from .colorops import recolor_views
 
 
-OpName = Literal["permute", "hue", "mix", "brightness", "contrast", "saturation", "gamma"]
+OpName = Literal["permute", "hue", "mix", "stroke", "brightness", "contrast", "saturation", "gamma"]
 
 
 class ConsistencyConfig(StrategyConfig):
-    ops: list[OpName] = Field(default_factory=lambda: ["hue", "brightness", "contrast", "saturation"], min_length=1)
+    ops: list[OpName] = Field(default_factory=lambda: ["stroke"], min_length=1)
     compose: bool = Field(True, description="apply every op in turn (random order); false: one op per image")
     strength: float = Field(0.8, ge=0, le=1, description="jitter strength: factors in [1 - s, 1 + s]")
     kl_weight: float = Field(5.0, ge=0)
     ce_on_views: bool = True
+    ce_on_clean: bool = Field(True, description="cross-entropy on the stored view (false: only on the recoloured one)")
+
+    @model_validator(mode="after")
+    def _some_cross_entropy(self):
+        if not (self.ce_on_clean or self.ce_on_views):
+            raise ValueError("ce_on_clean and ce_on_views are both false: the loss would have no cross-entropy")
+        return self
 
 
 def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
@@ -47,6 +59,9 @@ class Consistency(Strategy):
     name = "consistency"
     Config = ConsistencyConfig
     knows = "that it is colour"
+    # chosen on validation data (seed 0, 12 epochs, ops ["stroke"]): easy val 93.8% / val-recoloured 80.4% at
+    # 1e-3, 96.3% / 83.6% at 3e-3; test_hard was logged as a monitor and was not used for the choice
+    default_lr = 3e-3
 
     def loss(self, model, batch):
         x, y = batch["x"], batch["y"]
@@ -54,7 +69,7 @@ class Consistency(Strategy):
         # two forward passes of one batch each, not one of the concatenation: on a CPU a
         # doubled batch falls out of cache and costs far more than twice (see README, performance)
         la, lb = model(x), model(views)
-        ce = F.cross_entropy(la, y)
+        ce = F.cross_entropy(la, y) if self.cfg.ce_on_clean else torch.zeros((), device=x.device)
         ce_v = F.cross_entropy(lb, y) if self.cfg.ce_on_views else torch.zeros((), device=x.device)
         kl = symmetric_kl(la, lb)
         loss = ce + ce_v + self.cfg.kl_weight * kl
