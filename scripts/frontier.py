@@ -84,15 +84,16 @@ def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: 
             "train.input": inp, "train.name": name, "train.epochs": epochs}
     cfg = load_config(base, over)
     out = runs / name
-    done = False
-    if (out / "config.json").is_file() and (out / "eval" / "metrics.json").is_file():
+    done = same = False
+    if (out / "config.json").is_file():
         stored = read_json(out / "config.json", "run config").get("config", {})
         hist = (out / "history.jsonl").read_text().splitlines() if (out / "history.jsonl").is_file() else []
-        done = comparable_config(stored) == comparable_config(resolved_config(cfg)) and len(hist) >= epochs
+        same = comparable_config(stored) == comparable_config(resolved_config(cfg))
+        done = same and len(hist) >= epochs and (out / "eval" / "metrics.json").is_file()
     if not done and finished_only:
         return None
     if not done:
-        resume = (out / "last.pt").is_file()
+        resume = same and (out / "last.pt").is_file()  # a run of another recipe (e.g. another lr) is retrained
         res = run_train(cfg, runs, resume=resume, force=not resume and out.exists())
         run_eval(cfg, runs, [name])
         ips = res.images_per_second
@@ -100,7 +101,9 @@ def train_point(runs: Path, model: str, opts: dict[str, Any], label: str, role: 
         hist = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
         ips = statistics.fmean(h["images_per_second"] for h in hist)
     ev = read_json(out / "eval" / "metrics.json", "metrics")
-    return {"design": label, "model": model, "options": resolve_options(model, opts), "role": role, "strategy": strategy,
+    trained = read_json(out / "config.json", "run config").get("config", {})
+    return {"lr": trained.get("train", {}).get("lr"), "options_of_strategy": trained.get("strategy", {}).get(strategy, {}),
+            "design": label, "model": model, "options": resolve_options(model, opts), "role": role, "strategy": strategy,
             "seed": seed, "run": name, "val": ev["val"], "test_easy": ev["test_easy"], "test_hard": ev["test_hard"],
             "epoch": ev["checkpoint_epoch"], "images_per_second": ips, "macs_per_image": macs_per_image(model, opts),
             "device": read_json(out / "config.json", "run config").get("environment", {}).get("device", device)}
@@ -146,6 +149,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in dict.fromkeys((r["design"], r["role"]) for r in rows):
         grp = [r for r in rows if (r["design"], r["role"]) == key]
         entry: dict[str, Any] = {"design": key[0], "role": key[1], "strategy": grp[0]["strategy"], "seeds": len(grp),
+                                 "lr": grp[0].get("lr"),
                                  "images_per_second": statistics.fmean(r["images_per_second"] for r in grp),
                                  "macs_per_image": grp[0].get("macs_per_image"),
                                  "device": ", ".join(sorted({str(r.get("device", "cpu")) for r in grp}))}
@@ -184,9 +188,13 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=None, help="a run file (its strategy options, schedule, epochs)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (GPU: 4-8)")
+    ap.add_argument("--out", default="frontier", help="output folder under the runs dir (a name starting with 'frontier'); "
+                    "`lazy report` shows every such folder, e.g. one per training recipe")
     ap.add_argument("--finished-only", action="store_true",
                     help="train nothing: tabulate the points whose runs are finished (e.g. trained elsewhere and copied in)")
     args = ap.parse_args()
+    if not args.out.startswith("frontier") or "/" in args.out:
+        raise SystemExit("frontier: --out must be a folder name starting with 'frontier'")
     runs = args.runs
     base_cfg = load_config(args.config, {"device": "cpu"})
     epochs = args.epochs or base_cfg.train.epochs
@@ -220,12 +228,13 @@ def main() -> None:
                 show(row, job)
     if not rows:
         raise SystemExit("frontier: no finished runs to tabulate")
-    out = runs / "frontier"
+    out = runs / args.out
     summary = summarise(rows)
     command = "python scripts/frontier.py " + " ".join(
         [str(runs)] + [f"--design '{d}'" for d in args.design] + [f"--strategy {s}" for s in args.strategy]
         + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else [])
-        + ([f"--device {args.device}"] if args.device != "cpu" else []) + (["--finished-only"] if args.finished_only else []))
+        + ([f"--device {args.device}"] if args.device != "cpu" else []) + (["--finished-only"] if args.finished_only else [])
+        + ([f"--out {args.out}"] if args.out != "frontier" else []))
     write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "rows": rows, "summary": summary,
                                               "not_finished": skipped,
                                               "seconds": round(time.perf_counter() - t0, 1)})
@@ -233,7 +242,7 @@ def main() -> None:
         wr = csv.DictWriter(fh, fieldnames=[k for k in rows[0] if k != "options"])
         wr.writeheader()
         for r in rows:
-            wr.writerow({k: v for k, v in r.items() if k != "options"})
+            wr.writerow({k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items() if k != "options"})
     devices = ", ".join(sorted({str(r["device"]) for r in rows}))
     note = f"\nNot finished, so not in the table: {', '.join(f'`{n}`' for n in skipped)}.\n" if skipped else ""
     write_text_atomic(out / "frontier.md", markdown(summary, command, devices) + note)

@@ -366,25 +366,41 @@ def _sweep_sections(w: Any, runs_dir: Path) -> None:
 
 
 def _frontier_section(w: Any, runs_dir: Path) -> None:
-    """The laziness frontier (scripts/frontier.py), when it was run in this runs directory."""
+    """The laziness frontier (scripts/frontier.py): one table per frontier folder (e.g. one per training recipe)."""
     w.h(3, "Laziness frontier: which networks take the shortcut")
-    src = runs_dir / FRONTIER
-    data = _load(src)
-    if not data:
+    srcs = sorted(runs_dir.glob(f"{FRONTIER.parent}*/{FRONTIER.name}"))
+    if not srcs:
         w.not_run("laziness frontier", "python scripts/frontier.py runs --design v1 --design default --strategy consistency")
         return
-    w.p(f"Per network design (lazy-cnn knobs), plain ERM, the colour-blind oracle and robust strategies, {data['epochs']} epochs, "
-        "checkpoints chosen without hard data. A design is useful for the study when ERM stays lazy (hard < 20%) while the oracle "
+    for src in srcs:
+        data = _load(src)
+        if data:
+            _frontier_table(w, src, data)
+
+
+def _frontier_recipe(summary: list[dict[str, Any]]) -> str:
+    lrs = {f"{e['role']}": e.get("lr") for e in summary}
+    if all(v is None for v in lrs.values()):
+        return ("Learning rates are not recorded in this table (it was made before they were; train.lr was then 0.001 for "
+                "every role, and consistency used hue, brightness, contrast and saturation jitter).")
+    return "Learning rate per role: " + ", ".join(f"{role} {lr:g}" for role, lr in lrs.items() if lr is not None) + "."
+
+
+def _frontier_table(w: Any, src: Path, data: dict[str, Any]) -> None:
+    w.p(f"**`{src.parent.name}`**: per network design (lazy-cnn knobs), plain ERM, the colour-blind oracle and robust strategies, "
+        f"{data['epochs']} epochs, checkpoints chosen without hard data. {_frontier_recipe(data['summary'])} "
+        "A design is useful for the study when ERM stays lazy (hard < 20%) while the oracle "
         "shows room for shape. kMACs/image is the cost of one forward pass (machine-independent); images/s is the training "
         "throughput of that run on the device it trained on, with other runs sharing the machine, so compare designs by MACs. "
         f"The study's own network (`{_study_model_label()}`) is the strategy table above. Produced by `{data['command']}`.")
     w.p()
+    key = src.parent.name
     rows = []
     for e in data["summary"]:
         def cell(split: str) -> str:
             sd = e.get(f"{split}_std")
             return f"{100 * e[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
-        w.num(f"frontier.{e['design']}.{e['role']}.test_hard", e["test_hard"], src)
+        w.num(f"{key}.{e['design']}.{e['role']}.test_hard", e["test_hard"], src)
         rows.append([f"`{e['design']}`", e["role"], f"`{e['strategy']}`", str(e["seeds"]), cell("val"), cell("test_easy"),
                      cell("test_hard"), "" if e.get("macs_per_image") is None else f"{e['macs_per_image'] / 1000:,.0f}",
                      str(e.get("device", "cpu")), f"{e['images_per_second']:,.0f}"])
@@ -395,4 +411,4 @@ def _frontier_section(w: Any, runs_dir: Path) -> None:
     if data.get("not_finished"):
         w.p()
         w.p("Not finished, so not in the table: " + ", ".join(f"`{n}`" for n in data["not_finished"]) + ".")
-    w.fig(src.parent / "frontier.png", "hard-test accuracy per design and role", 560)
+    w.fig(src.parent / "frontier.png", f"hard-test accuracy per design and role ({key})", 560)
