@@ -1,16 +1,55 @@
-"""The analysis registry drives the config, the study's plan, the report and `lazy runs`."""
+"""The analysis registry drives the config, the study's plan, the report and `lazy runs`;
+the config stored with a run keeps the training sections only."""
 
 import pytest
+from pydantic import Field
 
-from lazyartist_cli.config import RunConfig, StudyConfig, load_config, validate_config
+from lazyartist_cli.config import EvalConfig, RunConfig, StudyConfig, load_config, validate_config
 from lazyartist_cli.errors import ConfigError, UsageError
 from lazyartist_cli.pipeline.analyses import ANALYSES, STUDY_ANALYSES, get_analysis, register
 from lazyartist_cli.pipeline.listing import list_runs
 from lazyartist_cli.pipeline.plan import analysed_runs, analysis_plan, study_runs
 from lazyartist_cli.pipeline.report import RunFiles, run_report
+from lazyartist_cli.pipeline.train import TRAINING_SECTIONS, resolved_config
 from lazyartist_cli.runs import write_json_atomic
 
 OPTIONAL = [a for a in ANALYSES.values() if not a.always]
+
+
+# ---------- the stored run config: an allow-list of training sections
+
+def test_every_run_config_section_is_training_analysis_study_or_report():
+    # a new section must be sorted here: a training section missing from TRAINING_SECTIONS would not be stored
+    analyses = {a.section for a in ANALYSES.values()}
+    assert set(RunConfig.model_fields) == set(TRAINING_SECTIONS) | analyses | {"study", "report"}
+    assert not set(TRAINING_SECTIONS) & analyses
+
+
+def test_resolved_config_keeps_the_training_sections_only():
+    assert list(resolved_config(RunConfig())) == list(TRAINING_SECTIONS)
+
+
+def test_other_analysis_study_and_report_sections_give_the_same_resolved_config():
+    other = load_config(None, {
+        "eval.batch_size": 64, "counterfactual.n_images": 7, "gradcam.method": "saliency", "probe.n_units": 3,
+        "attack.steps": 2, "sae.epochs": 1, "study.seeds": 3, "study.analyses": ["probe"], "report.title": "x",
+    })
+    assert resolved_config(other) == resolved_config(RunConfig())
+
+
+def test_a_new_non_training_section_leaves_the_resolved_config_alone():
+    class WithNewAnalysis(RunConfig):
+        new_analysis: EvalConfig = Field(default_factory=EvalConfig)
+
+    assert resolved_config(WithNewAnalysis()) == resolved_config(RunConfig())
+
+
+@pytest.mark.parametrize("key,value", [
+    ("seed", 1), ("device", "cpu"), ("data.correlation", 0.9), ("train.epochs", 3), ("strategy.focal.gamma", 1.0),
+])
+def test_each_training_section_changes_the_resolved_config(key, value):
+    same = {"train.name": "same", "train.strategy": "focal"}
+    assert resolved_config(load_config(None, {key: value, **same})) != resolved_config(load_config(None, same))
 
 
 # ---------- the registry

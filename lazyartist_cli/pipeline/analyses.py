@@ -2,8 +2,8 @@
 the report and ``lazy runs``.
 
 An analysis looks at a trained run and changes nothing about its training: its
-config section is left out of the config stored with a run
-(``train.resolved_config``). Each entry says
+config section is left out of the config stored with a run (that keeps only
+``train.TRAINING_SECTIONS``). Each entry says
 
 - ``section``: the ``RunConfig`` attribute (the run file's TOML section) it reads;
 - ``artifact``: the path, relative to the run directory, whose presence says it ran;
