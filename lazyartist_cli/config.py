@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from .data.palette import DEFAULT_PALETTE, NAMED_COLORS
 from .errors import ConfigError, UsageError
+from .pipeline.analyses import STUDY_ANALYSES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -309,9 +310,6 @@ class SAEConfig(Section):
         return sorted(set(v))
 
 
-STUDY_ANALYSES = ("counterfactual", "gradcam", "probe", "attack", "sae")
-
-
 class StudyConfig(Section):
     """``[study]``: what ``lazy study`` runs and ``lazy report`` writes up."""
 
@@ -321,7 +319,8 @@ class StudyConfig(Section):
                                   description="robust strategies compared")
     seeds: int = Field(1, ge=1, le=10, description="seeds seed, seed+1, ... per strategy")
     oracle: bool = Field(True, description="also train the baseline on colour-blind copies (the colour-free ceiling)")
-    analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES), description="run on the first seed of each strategy")
+    analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES),
+                                description="analyses besides eval (which always runs), each on its runs (pipeline/analyses.py)")
     attack_every_seed: bool = Field(True, description="also attack the later seeds' runs (the pairs only), for the verdict over seeds")
 
     @field_validator("model")

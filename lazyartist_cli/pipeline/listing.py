@@ -8,12 +8,7 @@ from typing import Any
 
 from ..errors import LazyError
 from ..runs import RESERVED_NAMES
-
-# analysis -> the file whose presence says it ran
-ANALYSIS_FILES = {
-    "eval": "eval/metrics.json", "counterfactual": "counterfactual/summary.json", "gradcam": "gradcam",
-    "probe": "probe/units.json", "attack": "attack/summary.json", "sae": "sae/summary.json",
-}
+from .analyses import ANALYSES
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -41,6 +36,6 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
             "seed": conf.get("seed"), "epochs": len(history), "select": tr.get("select", "val"),
             "best_epoch": ev.get("checkpoint_epoch"),
             "val": ev.get("val"), "test_easy": ev.get("test_easy"), "test_hard": ev.get("test_hard"),
-            "analyses": [a for a, f in ANALYSIS_FILES.items() if (d / f).exists()],
+            "analyses": [a.name for a in ANALYSES.values() if (d / a.artifact).exists()],
         })
     return rows

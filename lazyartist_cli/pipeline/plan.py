@@ -1,10 +1,13 @@
-"""The study's plan: which runs it trains, under which names and configs (read by study and report)."""
+"""The study's plan: which runs it trains, under which names and configs, and which
+analyses it runs on which of them (read by study and report)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import RunConfig, validate_config
+from .analyses import ANALYSES, Analysis, get_analysis
 
 STUDY_FILE = "study.json"  # under the report dir: what the last study did, step by step
 
@@ -49,3 +52,25 @@ def run_config(cfg: RunConfig, spec: RunSpec) -> RunConfig:
 def train_command(spec: RunSpec, cfg: RunConfig) -> str:
     inp = f" --input {spec.input}" if spec.input != "rgb" else ""
     return f"lazy train --model {cfg.study.model} --strategy {spec.strategy} --seed {spec.seed} --name {spec.name}{inp}"
+
+
+@dataclass(frozen=True)
+class AnalysisStep:
+    """One analysis of the study over some runs, with the config section it runs with."""
+
+    analysis: Analysis
+    runs: tuple[str, ...]
+    options: Any  # the analysis's config section (a pydantic model)
+
+
+def analysis_plan(cfg: RunConfig) -> list[AnalysisStep]:
+    """The study's analyses in registry order: those that always run and those ``study.analyses``
+    lists, each over its scope's runs; then the attack's pairs on the later seeds (a verdict over seeds)."""
+    specs = study_runs(cfg)
+    runs = {"every": tuple(s.name for s in specs), "first": tuple(s.name for s in analysed_runs(cfg))}
+    wanted = set(cfg.study.analyses)
+    plan = [AnalysisStep(a, runs[a.scope], getattr(cfg, a.section)) for a in ANALYSES.values() if a.always or a.name in wanted]
+    later = tuple(s.name for s in specs if s.role != "oracle" and s.name not in runs["first"])
+    if "attack" in wanted and cfg.study.attack_every_seed and later:
+        plan.append(AnalysisStep(get_analysis("attack"), later, cfg.attack.model_copy(update={"pairs_only": True})))
+    return plan

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from ..config import RunConfig
 from ..errors import LazyError
 from ..runs import DATASETS_DIR, ensure_dir, run_dir, write_text_atomic
+from .analyses import ANALYSES
 from .data import VERIFY
 from .reporter import SILENT, Reporter
 from .plan import STUDY_FILE, RunSpec, analysed_runs, study_runs, train_command
@@ -94,7 +95,8 @@ class Writer:
 
 
 class RunFiles:
-    """Paths of what one run stored."""
+    """Paths of what one run stored: one attribute per analysis of the registry (the file
+    the report reads; a test checks that every analysis has one)."""
 
     def __init__(self, runs_dir: Path, name: str, gradcam_method: str):
         self.name = name
@@ -201,12 +203,15 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     (done if ds_meta else missing).append(("dataset", "lazy make-data && lazy verify-data"))
     for sp in specs:
         (done if evals.get(sp.name) else missing).append((f"run {sp.name} ({sp.role})", f"{train_command(sp, cfg)} && lazy eval {sp.name}"))
-    for step in ("counterfactual", "gradcam", "probe", "attack", "sae"):
-        for sp in (specs if step == "counterfactual" else first):
-            if files[sp.name].get(step) is not None:
-                done.append((f"{step} on {sp.name}", ""))
+    scope_runs = {"every": specs, "first": first}
+    for a in ANALYSES.values():
+        if a.always:  # eval: one part with its run, above
+            continue
+        for sp in scope_runs[a.scope]:
+            if files[sp.name].get(a.name) is not None:
+                done.append((f"{a.name} on {sp.name}", ""))
             else:
-                missing.append((f"{step} on {sp.name}", f"lazy {step} {sp.name}"))
+                missing.append((f"{a.name} on {sp.name}", f"lazy {a.name} {sp.name}"))
     w.p(f"**What was done.** A {s.model} was trained on Colored-MNIST ({cfg.data.correlation:.0%} digit-colour agreement in the easy "
         f"splits, none in the hard split) with the baseline `{s.baseline}` and the robust strategies "
         f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {s.seeds} seed(s)"
@@ -631,11 +636,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     w.p("lazy make-data && lazy verify-data")
     for sp in specs:
         w.p(train_command(sp, cfg))
-    names = " ".join(sp.name for sp in specs)
-    w.p(f"lazy eval {names}")
-    w.p(f"lazy counterfactual {names}")
-    for step in ("gradcam", "probe", "attack", "sae"):
-        w.p(f"lazy {step} {' '.join(sp.name for sp in first)}")
+    for a in ANALYSES.values():
+        w.p(f"lazy {a.name} {' '.join(sp.name for sp in scope_runs[a.scope])}")
     w.p("lazy report")
     w.p("```")
     reporter.update("report", 1)

@@ -17,13 +17,15 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import RunConfig
 from ..errors import LazyError
 from ..runs import read_json, run_dir, sha256_file, write_json_atomic
 from .data import METADATA, VERIFY, load_dataset_metadata, run_make_data, run_verify_data
-from .plan import STUDY_FILE, RunSpec, analysed_runs, run_config, study_runs, train_command  # noqa: F401  (re-exported)
+from .plan import (  # noqa: F401  (re-exported)
+    STUDY_FILE, RunSpec, analysed_runs, analysis_plan, run_config, study_runs, train_command,
+)
 from .report import run_report
 from .reporter import SILENT, Reporter
 
@@ -56,11 +58,6 @@ def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
 
 
 def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> dict[str, Any]:
-    from .attack import run_attack
-    from .evaluate import run_counterfactual, run_eval
-    from .gradcam import run_gradcam
-    from .probe import run_probe
-    from .sae import run_sae
     from .train import run_train
 
     steps: list[dict[str, Any]] = []
@@ -102,26 +99,15 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
         record("train", spec.name, {"done": "up to date", "partial": "resumed", "absent": "ran"}[state], t0)
         reporter.update("study-train", 1)
 
-    # analyses: (step, runs, config section, function)
+    # analyses: the registry's, each over its runs (pipeline/analyses.py, plan.analysis_plan)
     every = [s.name for s in specs]
     first = [s.name for s in analysed_runs(cfg)]
-    plan: list[tuple[str, list[str], Any, Callable[..., Any]]] = [("eval", every, cfg.eval, run_eval)]
-    wanted = set(cfg.study.analyses)
-    for step, runs, section, fn in (
-        ("counterfactual", every, cfg.counterfactual, run_counterfactual),
-        ("gradcam", first, cfg.gradcam, run_gradcam),
-        ("probe", first, cfg.probe, run_probe),
-        ("attack", first, cfg.attack, run_attack),
-        ("sae", first, cfg.sae, run_sae),
-    ):
-        if step in wanted:
-            plan.append((step, runs, section, fn))
-    later = [s.name for s in specs if s.role != "oracle" and s.name not in first]
-    if "attack" in wanted and cfg.study.attack_every_seed and later:  # the pairs on every seed: a verdict over seeds
-        plan.append(("attack", later, cfg.attack.model_copy(update={"pairs_only": True}), run_attack))
-    for step, runs, section, fn in plan:
-        step_cfg = cfg if section is getattr(cfg, step, None) else cfg.model_copy(update={step: section})
-        for name in runs:
+    for planned in analysis_plan(cfg):
+        step, section = planned.analysis.name, planned.options
+        attr = planned.analysis.section
+        step_cfg = cfg if section is getattr(cfg, attr) else cfg.model_copy(update={attr: section})
+        fn = planned.analysis.runner()
+        for name in planned.runs:
             t0 = time.perf_counter()
             ckpt = run_dir(runs_dir, name) / "best.pt"
             fp = _fingerprint(step, section.model_dump(mode="json"), cfg.seed, sha256_file(ckpt), dataset_fp)

@@ -28,6 +28,9 @@ from .reporter import SILENT, Reporter
 
 # config keys that may differ when resuming (they do not change what is computed)
 RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data", "download")}
+# the top-level keys of the run config that define training: the config stored with a run keeps only
+# these (an allow-list: a section added to the run file later does not make every stored run look changed)
+TRAINING_SECTIONS = ("seed", "device", "data", "train", "strategy")
 
 
 @dataclass
@@ -56,10 +59,9 @@ def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     """The config stored with a run: defaults filled in, only the strategy in use.
-    Sections that do not change training (study, report, analyses) are left out."""
-    resolved = cfg.model_dump(mode="json")
-    for section in ("study", "report", "eval", "counterfactual", "gradcam", "probe", "attack", "sae"):
-        resolved.pop(section, None)
+    Only the sections that define training (``TRAINING_SECTIONS``) are kept, not the study,
+    the report or the analyses (``pipeline/analyses.py``)."""
+    resolved = cfg.model_dump(mode="json", include=set(TRAINING_SECTIONS))
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)
