@@ -34,6 +34,11 @@ RGB = tuple[int, int, int]
 # (seed 0: 94.9% and 96.9%); a ceiling is trained at its best, or a strategy can pass it.
 ORACLE_LR = 3e-3
 
+# Images per batch, training and inference alike (the default of every batch_size option): on a 2-core
+# CPU a 128-image batch of lazy-cnn keeps its activations in cache (models.INFERENCE_BATCH is the same
+# number for the method packages, which do not import this module; a test checks that they agree).
+BATCH = 128
+
 
 class DataConfig(Section):
     """``[data]``: how the Colored-MNIST dataset is built."""
@@ -112,7 +117,7 @@ class TrainConfig(Section):
         "method); grayscale: the legacy luminance oracle, not colour-blind"
     )
     epochs: int = Field(12, ge=1, le=10_000)
-    batch_size: int = Field(128, ge=1, le=65_536)
+    batch_size: int = Field(BATCH, ge=1, le=65_536)
     lr: Optional[float] = Field(None, gt=0, le=10, description="Adam's learning rate; default: the strategy's own "
                                 "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
@@ -120,7 +125,7 @@ class TrainConfig(Section):
     select: Literal["auto", "val", "val-recolored"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy, or accuracy on validation images "
         "recoloured by colour transforms; auto: val for strategies that know nothing about the bias")
-    eval_batch_size: int = Field(128, ge=1, description="images per forward pass when scoring after each epoch")
+    eval_batch_size: int = Field(BATCH, ge=1, description="images per forward pass when scoring after each epoch")
     train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
     monitor_hard: bool = True
 
@@ -174,7 +179,7 @@ class EvalConfig(Section):
     """``[eval]``: ``lazy eval``."""
 
     n_failures: int = Field(16, ge=1, le=256)
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(BATCH, ge=1)
 
 
 class CounterfactualConfig(Section):
@@ -193,7 +198,7 @@ class GradcamConfig(Section):
     n_images: int = Field(32, ge=1, le=1024, description="test_hard images drawn as overlays")
     n_scores: int = Field(1000, ge=1, le=10_000, description="test_hard images scored for stroke mass")
     n_panels: int = Field(4, ge=0, le=64, description="three-panel figures per run")
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(BATCH, ge=1)
     ig_steps: int = Field(32, ge=2, le=512)
     smoothgrad_samples: int = Field(25, ge=1, le=256)
     smoothgrad_sigma: float = Field(0.15, gt=0, le=1)
@@ -242,7 +247,7 @@ class AttackConfig(Section):
     sweep_steps: int = Field(40, ge=1, le=10_000, description="PGD steps per sweep point (the headline uses steps)")
     sweep_images: Optional[int] = Field(256, ge=10, description="source images in the eps sweep (the first ones); none: all")
     n_figures: int = Field(4, ge=0, le=32)
-    batch_size: int = Field(128, ge=0, description="images attacked together; 0: all source images in one batch")
+    batch_size: int = Field(BATCH, ge=0, description="images attacked together; 0: all source images in one batch")
     pairs: list[tuple[int, int]] = Field(default_factory=lambda: [(7, 3), (1, 7), (0, 6), (4, 8)],
                                          description="source -> target pairs attacked with PGD over eps and the sweep")
     pair_images: int = Field(100, ge=10, description="source images per pair (the first ones of the split)")

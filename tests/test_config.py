@@ -104,3 +104,15 @@ def test_fashion_mnist_has_the_same_60000_limit():
 
     with pytest.raises(UsageError, match="60,000 fashion-mnist"):
         load_config(None, {"data.base": "fashion-mnist", "data.n_train": 55_000, "data.n_val": 10_000})
+
+
+def test_one_batch_size_default_everywhere():
+    """config.BATCH (the run file's defaults) and models.INFERENCE_BATCH (the method packages') agree."""
+    from lazyartist_cli.attacks.base import Attack
+    from lazyartist_cli.config import BATCH, RunConfig
+    from lazyartist_cli.models import INFERENCE_BATCH
+
+    cfg = RunConfig()
+    assert BATCH == INFERENCE_BATCH == Attack.batch_size
+    assert {cfg.train.batch_size, cfg.train.eval_batch_size, cfg.eval.batch_size, cfg.gradcam.batch_size,
+            cfg.attack.batch_size} == {BATCH}

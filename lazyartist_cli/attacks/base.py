@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..models import INFERENCE_BATCH
+
 
 @dataclass
 class AttackResult:
@@ -34,7 +36,7 @@ def target_loss_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor) ->
 class Attack:
     name = ""
 
-    batch_size = 128  # images attacked together: large enough to amortise per-step overheads, small enough to stay in cache
+    batch_size = INFERENCE_BATCH  # images attacked together: large enough to amortise per-step overheads, small enough to stay in cache
 
     def __init__(self, eps: float = 0.05, confidence: float = 0.9):
         self.eps = eps

@@ -24,6 +24,10 @@ import numpy as np
 from ..errors import LazyError
 
 # file stem -> sha256 of the uncompressed IDX payload (values from ../shared/data/mnist/README.md)
+# Facts of both base datasets (MNIST, Fashion-MNIST): 28 x 28 grayscale images, 10 classes.
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
 MNIST_FILES = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import LazyError
+from ..models import INFERENCE_BATCH
 from .base import Attribution, AttributionResult, normalize_maps
 from .hooks import LayerCapture, rectified_conv_name
 
@@ -29,7 +30,7 @@ from .hooks import LayerCapture, rectified_conv_name
 class GradCAM(Attribution):
     name = "gradcam"
 
-    def __init__(self, layer: Optional[str] = None, batch_size: int = 128):
+    def __init__(self, layer: Optional[str] = None, batch_size: int = INFERENCE_BATCH):
         self.layer = layer
         self.batch_size = batch_size
 
@@ -76,7 +77,7 @@ class GradCAM(Attribution):
 
 
 def grad_cam(
-    model: nn.Module, x: torch.Tensor, layer: Optional[str] = None, target: Optional[torch.Tensor] = None, batch_size: int = 128
+    model: nn.Module, x: torch.Tensor, layer: Optional[str] = None, target: Optional[torch.Tensor] = None, batch_size: int = INFERENCE_BATCH
 ) -> torch.Tensor:
     """Functional form: maps (B, H, W) in [0, 1]."""
     return GradCAM(layer, batch_size)(model, x, target).maps

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..data.mnist import IMAGE_SIZE, NUM_CLASSES
 from ..config import RunConfig
 from ..errors import UsageError
 from ..figures import to_hwc
@@ -49,7 +50,7 @@ def layer_responses(model: nn.Module, layer: str, x: torch.Tensor, units: torch.
 def _layer_shape(model: nn.Module, layer: str, device: torch.device) -> tuple[int, bool]:
     """(units, whether the layer outputs spatial maps)."""
     with torch.no_grad(), LayerCapture(model, layer) as cap:
-        model.eval()(torch.zeros(1, 3, 28, 28, device=device))
+        model.eval()(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE, device=device))
     if cap.activation is None:
         raise UsageError(f"layer {layer!r} is not used in the forward pass")
     return int(cap.activation.shape[1]), cap.activation.dim() == 4
@@ -89,11 +90,11 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
     for layer in layers:
         find_layer(run.model, layer)
     # selectivity stimuli: per_class digits of each class, each in every palette colour
-    idx = torch.cat([torch.nonzero(easy.labels == k).flatten()[: p.selectivity_digits] for k in range(10)])
+    idx = torch.cat([torch.nonzero(easy.labels == k).flatten()[: p.selectivity_digits] for k in range(NUM_CLASSES)])
     base_x, base_digits, base_colors = xe[idx.to(device)], easy.digits[idx].to(device), easy.colors[idx].to(device)
     stim = every_colour(base_x, base_digits, base_colors, palette, meta["protocol"])  # (d, K, 3, H, W)
     d, k = stim.shape[:2]
-    solid = palette[:, :, None, None].expand(-1, 3, 28, 28).contiguous()
+    solid = palette[:, :, None, None].expand(-1, 3, *xe.shape[2:]).contiguous()
     pool_x = torch.cat([xe, xh])
     out_dir = run.path / "probe"
 

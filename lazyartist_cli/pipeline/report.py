@@ -24,7 +24,8 @@ from .analyses import ANALYSES
 from .data import VERIFY
 from .reporter import SILENT, Reporter
 from .plan import STUDY_FILE, RunSpec, analysed_runs, study_runs, train_command
-from .report_intervals import (_base_proportion, _bootstrap_list, _hard_ci, _proportion_cell, _row_ci, _separates,
+from ..interpret.attention import STROKE_FOCUSED
+from .report_intervals import (GAIN, ORACLE_TOLERANCE, SHORTCUT_GAP, _base_proportion, _bootstrap_list, _hard_ci, _proportion_cell, _row_ci, _separates,
                                _sep_suffix, _share_cell)
 from .report_sections import (_attack_pairs_section, _color_share_section, _frontier_section, _load, _run_figures,
                               _sae_section, _sweep_sections)
@@ -395,7 +396,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                            for k in ("stroke", "diffuse", "background"))])
     if rows:
         w.p(f"**{method} on test_hard** (stroke share = fraction of the map's mass on the digit's stroke, mean with a bootstrap 95% CI "
-            "over images; a map is stroke-focused when that share is at least 0.5; *separates* = the run's interval and the "
+            f"over images; a map is stroke-focused when that share is at least {STROKE_FOCUSED}; *separates* = the run's interval and the "
             "baseline's do not overlap):")
         w.p()
         w.table(["run", "images", "stroke share", "separates from baseline", "stroke-focused", "diffuse", "background"], rows)
@@ -500,8 +501,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         w.fig(fig, "easy vs hard accuracy per strategy", 560)
         base_row = next((r for r in strategy_rows if r["role"] == "baseline"), None)
         if base_row:
-            neg = [r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] < base_row["hard"][0] + 0.10]
-            pos = [r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] >= base_row["hard"][0] + 0.10]
+            neg = [r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] < base_row["hard"][0] + GAIN]
+            pos = [r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] >= base_row["hard"][0] + GAIN]
             if neg:
                 w.p("**Negative results** (hard-test accuracy within 10 points of the baseline's " + f"{100 * base_row['hard'][0]:.1f}%): "
                     + "; ".join(f"`{r['strategy']}` {100 * r['hard'][0]:.1f}% hard at {100 * r['easy'][0]:.1f}% easy" for r in neg) + ".")
@@ -582,13 +583,13 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
     base_row = next((r for r in strategy_rows if r["role"] == "baseline"), None)
     if ev and base_row:
         gap = ev["test_easy"] - ev["test_hard"]
-        if gap > 0.5:
+        if gap > SHORTCUT_GAP:
             w.p(f"The baseline learned the shortcut: {100 * ev['test_easy']:.1f}% on easy test against {100 * ev['test_hard']:.1f}% on hard test, "
                 "where only the digit-colour pairing differs.")
         else:
             w.p(f"The baseline shows no large shortcut gap ({100 * ev['test_easy']:.1f}% easy vs {100 * ev['test_hard']:.1f}% hard); "
                 "check the training length and the dataset's correlation before reading the other sections.")
-        better = sorted((r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] > base_row["hard"][0] + 0.10),
+        better = sorted((r for r in strategy_rows if r["role"] in ("robust", "extra") and r["hard"][0] > base_row["hard"][0] + GAIN),
                         key=lambda r: -r["hard"][0])
         orc = next((r for r in strategy_rows if r["role"] == "oracle"), None)
         if better:
@@ -650,7 +651,6 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
 
 # The oracle is a ceiling only if it cannot tell colours apart: test_easy and test_hard
 # share digits and backgrounds, so its two accuracies must agree within this.
-ORACLE_TOLERANCE = 0.01
 
 
 def _oracle_is_ceiling(row: dict[str, Any]) -> bool:

@@ -12,6 +12,14 @@ from ..metrics import intervals_overlap
 # Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
 
 
+# Thresholds of the report's verdicts (fractions of 1).
+GAIN = 0.10  # a strategy "mattered" when it beats the baseline on test_hard by at least this; below it, a negative result
+LAZY_HARD = 0.20  # a model is lazy when its test_hard accuracy is below this (the PRD's bar for the baseline)
+SHORTCUT_GAP = 0.50  # the baseline "learned the shortcut" when easy test exceeds hard test by more than this
+ORACLE_TOLERANCE = 0.01  # the oracle is a ceiling when its easy and hard accuracies agree within this
+FLIP_SMALL = 0.05  # an SAE intervention that flips fewer predictions than this changes (almost) nothing
+
+
 # two-sided 97.5% quantiles of Student's t for 1..9 degrees of freedom (a t-interval over 2..10 seeds)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
 

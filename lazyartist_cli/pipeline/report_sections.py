@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..metrics import intervals_overlap
-from .report_intervals import _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
+from .report_intervals import FLIP_SMALL, GAIN, LAZY_HARD, _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
 
 # Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
 
@@ -118,7 +118,7 @@ def _sae_section(w: Any, runs: list[Any], files: dict[str, Any]) -> None:
         group = sa.get("group_ablation", {})
         red = [i["same_label_and_class"] for i in sa.get("interventions", []) if "same_label_and_class" in i]
         cos = [i["max_decoder_cosine"] for i in sa.get("interventions", []) if "max_decoder_cosine" in i]
-        if single and max(v["flip"]["mean"] for v in single) < 0.05 and red:
+        if single and max(v["flip"]["mean"] for v in single) < FLIP_SMALL and red:
             g = max(group.values(), key=lambda v: v["flip"]["mean"]) if group else None
             why.append(f"`{name}`: single features flip at most {100 * max(v['flip']['mean'] for v in single):.1f}% of predictions; "
                        f"each intervened feature shares its label and class with {sum(red) / len(red):.1f} other live features on "
@@ -195,7 +195,7 @@ def _attack_pairs_section(w: Any, runs: list[Any], files: dict[str, Any], evals:
         if strat == base_strategy:
             continue
         shift = statistics.fmean(h for _, _, h in g) - b_hard
-        if shift >= 0.10:  # at least 10 points better on test_hard than the baseline
+        if shift >= GAIN:  # better on test_hard than the baseline by a meaningful margin
             u = union(g)
             robust.append((strat, shift, not intervals_overlap(b, u), u[0] > b[0], u[0], len(g)))
     if robust:
@@ -311,7 +311,7 @@ def _study_model_label() -> str:
     return "lazy-cnn: " + ", ".join(f"{k}={v}" for k, v in OPTIONS["lazy-cnn"][1].items())
 
 
-def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = 0.2) -> list[str]:
+def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = LAZY_HARD) -> list[str]:
     """Computed from the frontier table: which designs are lazy under ERM, and how close each role comes to its
     colour-blind oracle there (the study needs both at once)."""
     by = {(e["design"], e["role"]): e for e in summary}

@@ -21,6 +21,7 @@ from ..models import build_model, resolve_options
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
 from ..strategies import StrategyContext, build_strategy
+from ..data.mnist import NUM_CLASSES
 from ..strategies.colorops import recolor_views
 from .common import environment, loss_and_accuracy, predict
 from .data import load_verified_split
@@ -151,7 +152,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     options = resolve_options(t.model, t.model_options)
     model = build_model(t.model, input=t.input, options=options).to(device)
     ctx = StrategyContext(
-        model_builder=lambda: build_model(t.model, input=t.input, options=options), n_train=n, num_classes=10,
+        model_builder=lambda: build_model(t.model, input=t.input, options=options), n_train=n, num_classes=NUM_CLASSES,
         palette=torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0,
         labels=train_ds.labels, colors=train_ds.colors,
     )
@@ -232,7 +233,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         row["images_per_second"] = round(n / seconds, 1)
         history.append(row)
         state = dict(
-            model_name=t.model, model_options=options, num_classes=10, input=t.input, model=model.state_dict(),
+            model_name=t.model, model_options=options, num_classes=NUM_CLASSES, input=t.input, model=model.state_dict(),
             optimizer=opt.state_dict(),
             strategy=strategy.state_dict(), epoch=epoch, metrics=row, config=resolved, history=history,
         )
