@@ -95,8 +95,33 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+# The version of every JSON file `lazy` writes into a runs directory (a key ``schema_version`` first in
+# each object). Version 1 spells colour "color" in every key; files without the key (version 0) are
+# upgraded when read (``upgrade``), so runs stored by older versions still load.
+SCHEMA_VERSION = 1
+_V1_KEYS = {"colourness": "colorness", "colour_score": "color_score", "solid_colour_score": "solid_color_score",
+            "colour_purity": "color_purity", "top_colour": "top_color", "colours": "colors"}
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
+    if isinstance(obj, dict) and "schema_version" not in obj:
+        obj = {"schema_version": SCHEMA_VERSION, **obj}
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def upgrade(obj: Any) -> Any:
+    """A JSON document read from a runs directory, in today's schema (older key spellings renamed)."""
+    if not isinstance(obj, dict) or obj.get("schema_version", 0) >= SCHEMA_VERSION:
+        return obj
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {_V1_KEYS.get(k, k): walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+
+    return {"schema_version": SCHEMA_VERSION, **walk(obj)}
 
 
 def torch_save_atomic(obj: Any, path: Path) -> None:
@@ -112,7 +137,7 @@ def torch_save_atomic(obj: Any, path: Path) -> None:
 
 def read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return upgrade(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise LazyError(f"{what} not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -70,3 +70,16 @@ def test_staging_dir_replaces_only_when_complete(tmp_path):
     with staging_dir(final) as tmp:
         (tmp / "a").write_text("new")
     assert (final / "a").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["ds"]
+
+
+def test_json_files_carry_a_schema_version_and_old_spellings_are_upgraded(tmp_path):
+    from lazyartist_cli.runs import SCHEMA_VERSION, read_json, upgrade, write_json_atomic
+
+    write_json_atomic(tmp_path / "a.json", {"units": [{"colorness": 0.5}]})
+    doc = read_json(tmp_path / "a.json", "doc")
+    assert next(iter(doc)) == "schema_version" and doc["schema_version"] == SCHEMA_VERSION
+    old = {"features": [{"colour_purity": 0.9, "top_colour": "red", "label": "colour"}], "units": [{"colourness": 0.2}]}
+    new = upgrade(old)
+    assert new["features"] == [{"color_purity": 0.9, "top_color": "red", "label": "colour"}]  # keys renamed, values kept
+    assert new["units"] == [{"colorness": 0.2}] and new["schema_version"] == SCHEMA_VERSION
+    assert upgrade(new) == new

@@ -62,8 +62,8 @@ def probe(
         for col in ("layer", "unit", "objective", "colourness", "colour", "shape", "solid colour", "label"):
             t.add_column(col, justify="left" if col in ("layer", "label") else "right")
         for u in r["units"]:
-            t.add_row(u["layer"], str(u["unit"]), f"{u['objective']:.2f}", f"{u.get('colourness', float('nan')):.2f}", f"{u['colour_score']:.2f}", f"{u['shape_score']:.2f}",
-                      f"{u['solid_colour_score']:.2f}", u["label"])
+            t.add_row(u["layer"], str(u["unit"]), f"{u['objective']:.2f}", f"{u.get('colorness', float('nan')):.2f}", f"{u['color_score']:.2f}", f"{u['shape_score']:.2f}",
+                      f"{u['solid_color_score']:.2f}", u["label"])
         ctx.print(t)
     cmp_table = Table(title="share of probed units per label")
     cmp_table.add_column("run")

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LazyError
-from ..runs import RESERVED_NAMES
+from ..runs import RESERVED_NAMES, upgrade
 from .analyses import ANALYSES
 
 
 def _json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        return upgrade(json.loads(path.read_text()))
     except (OSError, ValueError):
         return {}
 

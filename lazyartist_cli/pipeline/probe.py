@@ -143,9 +143,9 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
                 strip_titles.append(f"{layer}/{c}\n{int(ds.labels[row])} {names[int(ds.colors[row])]}")
             units_out.append({
                 "layer": layer, "unit": c, "objective": float(reached[i]), "objective_kind": objective,
-                "colourness": float(colour_of_image[i]),
-                "colour_score": float(sel["colour"][i]), "shape_score": float(sel["shape"][i]),
-                "solid_colour_score": float(sel["solid_colour"][i]), "std": float(sel["std"][i]),
+                "colorness": float(colour_of_image[i]),
+                "color_score": float(sel["colour"][i]), "shape_score": float(sel["shape"][i]),
+                "solid_color_score": float(sel["solid_colour"][i]), "std": float(sel["std"][i]),
                 "label": LABELS[int(sel["label"][i])],
                 "top_images": [("test_easy", j) if j < xe.shape[0] else ("test_hard", j - xe.shape[0]) for j in top[i].tolist()],
             })
@@ -155,11 +155,11 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
     shares = {lab: sum(u["label"] == lab for u in units_out) / max(len(units_out), 1) for lab in LABELS}
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["layer", "unit", "objective_kind", "objective", "colourness", "colour_score", "shape_score", "solid_colour_score",
+    w.writerow(["layer", "unit", "objective_kind", "objective", "colorness", "color_score", "shape_score", "solid_color_score",
                 "label"])
     for u in units_out:
-        w.writerow([u["layer"], u["unit"], u["objective_kind"], f"{u['objective']:.4f}", f"{u['colourness']:.4f}",
-                    f"{u['colour_score']:.4f}", f"{u['shape_score']:.4f}", f"{u['solid_colour_score']:.4f}", u["label"]])
+        w.writerow([u["layer"], u["unit"], u["objective_kind"], f"{u['objective']:.4f}", f"{u['colorness']:.4f}",
+                    f"{u['color_score']:.4f}", f"{u['shape_score']:.4f}", f"{u['solid_color_score']:.4f}", u["label"]])
     write_text_atomic(out_dir / "units.csv", buf.getvalue())
     result = {"run": run.name, "layers": layers, "units": units_out, "label_shares": shares,
               "thresholds": {"tau": TAU, "weak": WEAK}, "paths": paths}

@@ -343,8 +343,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             cells = []
             base_pr = files[base.name].get("probe") or {"units": []}
             for layer in layers_seen:
-                vals = [u["colourness"] for u in pr["units"] if u["layer"] == layer and "colourness" in u]
-                bvals = [u["colourness"] for u in base_pr["units"] if u["layer"] == layer and "colourness" in u]
+                vals = [u["colorness"] for u in pr["units"] if u["layer"] == layer and "colorness" in u]
+                bvals = [u["colorness"] for u in base_pr["units"] if u["layer"] == layer and "colorness" in u]
                 if vals:
                     ci = _bootstrap_list(vals)
                     sep = _separates(_bootstrap_list(bvals) if bvals else None, ci, sp.name == base.name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..metrics import intervals_overlap
+from ..runs import upgrade
 from .report_intervals import FLIP_SMALL, GAIN, LAZY_HARD, _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
 
 # Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
@@ -16,7 +17,7 @@ from .report_intervals import FLIP_SMALL, GAIN, LAZY_HARD, _bootstrap_list, _ci_
 
 def _load(path: Path) -> Optional[dict[str, Any]]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return upgrade(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
 

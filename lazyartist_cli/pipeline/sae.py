@@ -144,7 +144,7 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
         dp, dmode = purity(grid_labels[top])
         label = label_feature(cp, dp)
         features.append({"feature": f, "frequency": freq[f].item(), "max_activation": z[:, f].max().item(),
-                         "colour_purity": cp, "top_colour": names[cmode], "digit_purity": dp, "top_digit": dmode,
+                         "color_purity": cp, "top_color": names[cmode], "digit_purity": dp, "top_digit": dmode,
                          "label": label, "feature_class": cmode if label == "colour" else dmode})
         for j in top[: min(8, s.top_k)].tolist():
             strip_imgs.append(grid_x[j])
@@ -158,7 +158,7 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
     base_p = {sp: _probs(run.model, x) for sp, x in splits.items()}
     chosen_f = []
     for lab in ("colour", "shape"):
-        group = sorted((f for f in features if f["label"] == lab), key=lambda f: -max(f["colour_purity"], f["digit_purity"]))
+        group = sorted((f for f in features if f["label"] == lab), key=lambda f: -max(f["color_purity"], f["digit_purity"]))
         chosen_f += group[: s.n_interventions]
     interventions, pooled = [], {}
     for feat in chosen_f:
@@ -168,7 +168,7 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
         max_cos = (dec[:, others].T @ dec[:, feat["feature"]]).max().item() if others else 0.0
         for factor in s.factors:
             entry = {"feature": feat["feature"], "label": feat["label"], "factor": factor, "feature_class": c,
-                     "top_colour": feat["top_colour"], "top_digit": feat["top_digit"], "same_label_and_class": len(same),
+                     "top_color": feat["top_color"], "top_digit": feat["top_digit"], "same_label_and_class": len(same),
                      "max_decoder_cosine": max_cos}
             for sp, x in splits.items():
                 with replace_layer_output(run.model, module, sae, {feat["feature"]: factor}):
@@ -205,15 +205,15 @@ def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporte
                        "state_dict": sae.state_dict()}, out_dir / "sae.pt")
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["feature", "frequency", "colour_purity", "top_colour", "digit_purity", "top_digit", "label"])
+    w.writerow(["feature", "frequency", "color_purity", "top_color", "digit_purity", "top_digit", "label"])
     for f in features:
-        w.writerow([f["feature"], f"{f['frequency']:.4f}", f"{f['colour_purity']:.3f}", f["top_colour"],
+        w.writerow([f["feature"], f"{f['frequency']:.4f}", f"{f['color_purity']:.3f}", f["top_color"],
                     f"{f['digit_purity']:.3f}", f["top_digit"], f["label"]])
     write_text_atomic(out_dir / "features.csv", buf.getvalue())
     result = {"run": run.name, "layer": layer, "d": d, "latents": sae.m, "kind": s.kind, "k": sae.k, "metrics": metrics,
               "targets": {"explained_variance": s.ev_target, "dead_fraction": s.dead_target},
               "sweep": sweep, "chosen": chosen, "live_features": int(live.numel()),
-              "labelling": {"pool": "crossed grid", "digits_per_class": s.grid_digits, "colours": n_col, "images": int(grid_x.shape[0])},
+              "labelling": {"pool": "crossed grid", "digits_per_class": s.grid_digits, "colors": n_col, "images": int(grid_x.shape[0])},
               "features": features, "label_shares": shares, "thresholds": {"pure": PURE}, "interventions": interventions,
               "intervention_contrast": contrast, "group_ablation": group_ablation, "paths": paths}
     write_json_atomic(out_dir / "summary.json", result)
