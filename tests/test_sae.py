@@ -26,7 +26,10 @@ def test_training_loss_falls(kind):
     losses = train_sae(sae, acts, epochs=15, batch_size=64, lr=3e-3, seed=0)
     assert losses[-1] < 0.5 * losses[0]
     m = sae_metrics(sae, acts)
-    assert m["explained_variance"] > 0.5 and 0 <= m["dead_fraction"] <= 1
+    # (was `0 <= dead_fraction <= 1`, true of any fraction; the exact count is in test_mutations.py)
+    assert m["explained_variance"] > 0.5 and m["dead_fraction"] < 1
+    if kind == "topk":
+        assert m["l0"] <= 4  # at most k latents fire
 
 
 def test_topk_keeps_exactly_k():

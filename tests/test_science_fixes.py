@@ -68,12 +68,14 @@ def test_jitter_ops_change_brightness_where_permute_and_hue_cannot():
     assert (views.mean((1, 2, 3)) - x.mean((1, 2, 3))).abs().max() > 0.02
 
 
-def test_saturation_zero_is_gray_and_contrast_keeps_the_mean_luminance():
+def test_saturation_zero_is_gray_and_contrast_keeps_the_mean_luminance(monkeypatch):
     torch.manual_seed(1)
     x = torch.rand(8, 3, 28, 28) * 0.5 + 0.25
-    gray = COLOR_OPS["saturation"](x, strength=1.0 + 0.0)  # factors in [0, 2]
-    assert gray.shape == x.shape
     from lazyartist_cli.strategies import colorops
+    with monkeypatch.context() as m:  # a factor of 0: every pixel becomes its own luminance, in all three channels
+        m.setattr(colorops, "_factor", lambda b, s, device: torch.zeros(b, 1, 1, 1))
+        gray = colorops.saturation(x, 1.0)
+    assert torch.allclose(gray, colorops._luminance(x).expand_as(x), atol=1e-6)
     lum = colorops._luminance(x)
     torch.manual_seed(2)
     f = colorops._factor(8, 1.0, None)
