@@ -98,3 +98,16 @@ def test_attacking_in_chunks_equals_one_batch(name):
     whole = attack(model, x, target)
     assert torch.allclose(chunked.x_adv, whole.x_adv, atol=1e-6)
     assert torch.equal(chunked.iterations, whole.iterations) and torch.equal(chunked.success, whole.success)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_every_attack_is_built_from_config(name):
+    from lazyartist_cli.attacks import ATTACKS
+    from lazyartist_cli.config import AttackConfig
+
+    a = AttackConfig(steps=7, step=0.02, batch_size=0, confidence=0.8)
+    attack = ATTACKS[name].from_config(a, eps=0.03, seed=5, steps=None)
+    assert attack.eps == 0.03 and attack.confidence == 0.8 and attack.batch_size > 10**9  # 0: one batch
+    if name == "pgd":
+        assert (attack.steps, attack.step, attack.seed) == (7, 0.02, 5)
+        assert ATTACKS[name].from_config(a, eps=0.03, steps=3).steps == 3

@@ -221,3 +221,16 @@ def test_per_neuron_objective_needs_spatial_maps():
     p = filter_patches(model, "conv", [0, 2])
     assert p.shape == (2, 3, 3, 3) and p.min() >= 0 and p.max() <= 1
     assert filter_patches(model, "conv2", [0]) is None  # not an RGB filter
+
+
+@pytest.mark.parametrize("name", sorted(ATTRIBUTIONS))
+def test_every_attribution_is_built_from_config_and_has_a_title(name):
+    from lazyartist_cli.config import GradcamConfig
+    from lazyartist_cli.interpret import ATTRIBUTIONS
+
+    g = GradcamConfig(method=name, smoothgrad_samples=3, ig_steps=5)
+    attr = ATTRIBUTIONS[name].from_config(g, seed=4)
+    assert type(attr) is ATTRIBUTIONS[name] and attr.title
+    for key, value in {"samples": 3, "steps": 5, "seed": 4}.items():
+        if hasattr(attr, key):
+            assert getattr(attr, key) == value, key

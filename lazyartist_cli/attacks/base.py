@@ -38,6 +38,18 @@ class Attack:
 
     batch_size = INFERENCE_BATCH  # images attacked together: large enough to amortise per-step overheads, small enough to stay in cache
 
+    @classmethod
+    def from_config(cls, a, eps: float, seed: int = 0, steps: int | None = None) -> "Attack":
+        """Build from the ``[attack]`` options (any object with the attributes the method reads) at budget
+        ``eps``; ``a.batch_size`` 0 attacks every image in one batch."""
+        attack = cls._construct(a, eps, seed, steps)
+        attack.batch_size = a.batch_size or 1 << 62
+        return attack
+
+    @classmethod
+    def _construct(cls, a, eps: float, seed: int, steps: int | None) -> "Attack":
+        return cls(eps=eps, confidence=a.confidence)
+
     def __init__(self, eps: float = 0.05, confidence: float = 0.9):
         self.eps = eps
         self.confidence = confidence

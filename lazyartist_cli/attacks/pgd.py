@@ -15,6 +15,10 @@ from .base import Attack, AttackResult, project, target_loss_grad
 class PGD(Attack):
     name = "pgd"
 
+    @classmethod
+    def _construct(cls, a, eps: float, seed: int, steps: int | None) -> "PGD":
+        return cls(eps=eps, confidence=a.confidence, step=a.step, steps=steps or a.steps, random_start=a.random_start, seed=seed)
+
     def __init__(self, eps: float = 0.05, confidence: float = 0.9, step: float = 0.01, steps: int = 100,
                  random_start: bool = False, seed: int = 0):
         super().__init__(eps, confidence)

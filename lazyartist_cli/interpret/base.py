@@ -32,6 +32,12 @@ def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
 
 class Attribution:
     name = ""
+    title = ""  # how figures and the report name the method
+
+    @classmethod
+    def from_config(cls, g, seed: int = 0) -> "Attribution":
+        """Build from the ``[gradcam]`` options (any object with the attributes the method reads)."""
+        return cls()
 
     def compute(self, model: nn.Module, x: torch.Tensor, target: Optional[torch.Tensor]) -> AttributionResult:
         raise NotImplementedError

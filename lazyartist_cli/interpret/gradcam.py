@@ -29,6 +29,11 @@ from .hooks import LayerCapture, rectified_conv_name
 
 class GradCAM(Attribution):
     name = "gradcam"
+    title = "Grad-CAM"
+
+    @classmethod
+    def from_config(cls, g, seed: int = 0) -> "GradCAM":
+        return cls(g.layer)
 
     def __init__(self, layer: Optional[str] = None, batch_size: int = INFERENCE_BATCH):
         self.layer = layer

@@ -39,6 +39,11 @@ def integrated_gradients(
 
 class IntegratedGradients(Attribution):
     name = "ig"
+    title = "Integrated Gradients"
+
+    @classmethod
+    def from_config(cls, g, seed: int = 0) -> "IntegratedGradients":
+        return cls(g.ig_steps)
 
     def __init__(self, steps: int = 32):
         self.steps = steps

@@ -35,6 +35,7 @@ def smooth_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor, sam
 
 class Saliency(Attribution):
     name = "saliency"
+    title = "saliency"
 
     def compute(self, model, x, target: Optional[torch.Tensor]) -> AttributionResult:
         if target is None:
@@ -46,6 +47,11 @@ class Saliency(Attribution):
 
 class SmoothGrad(Attribution):
     name = "smoothgrad"
+    title = "SmoothGrad"
+
+    @classmethod
+    def from_config(cls, g, seed: int = 0) -> "SmoothGrad":
+        return cls(g.smoothgrad_samples, g.smoothgrad_sigma, seed)
 
     def __init__(self, samples: int = 25, sigma: float = 0.15, seed: int = 0):
         self.samples, self.sigma, self.seed = samples, sigma, seed

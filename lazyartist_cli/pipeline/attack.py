@@ -19,13 +19,7 @@ from .splits import SplitCache
 
 
 def make_attack(name: str, a: AttackConfig, eps: float, seed: int, steps: int | None = None) -> Attack:
-    if name == "pgd":
-        attack = ATTACKS["pgd"](eps=eps, confidence=a.confidence, step=a.step, steps=steps or a.steps,
-                                random_start=a.random_start, seed=seed)
-    else:
-        attack = ATTACKS[name](eps=eps, confidence=a.confidence)
-    attack.batch_size = a.batch_size or 1 << 62  # 0: every source image in one batch
-    return attack
+    return ATTACKS[name].from_config(a, eps, seed, steps)
 
 
 def summarize(res: AttackResult, x: torch.Tensor, seed: int = 0) -> dict[str, Any]:

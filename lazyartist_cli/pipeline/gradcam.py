@@ -23,14 +23,7 @@ from .splits import SplitCache
 
 
 def make_attribution(g: GradcamConfig, seed: int) -> Attribution:
-    cls = ATTRIBUTIONS[g.method]
-    if g.method == "gradcam":
-        return cls(g.layer)
-    if g.method == "smoothgrad":
-        return cls(g.smoothgrad_samples, g.smoothgrad_sigma, seed)
-    if g.method == "ig":
-        return cls(g.ig_steps)
-    return cls()
+    return ATTRIBUTIONS[g.method].from_config(g, seed)
 
 
 def batched(attr: Attribution, model, x: torch.Tensor, target: Optional[torch.Tensor], batch_size: int):
@@ -87,7 +80,7 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
     hard, _, xh, yh = cache.get(dataset, "test_hard")
     names = meta["palette"]["names"]
     out_dir = run.path / "gradcam" / g.method
-    method_title = {"gradcam": "Grad-CAM", "saliency": "saliency", "smoothgrad": "SmoothGrad", "ig": "Integrated Gradients"}[g.method]
+    method_title = attr.title
     target_all = None if g.target_class is None else torch.full((g.n_scores,), g.target_class, device=xh.device)
 
     # scores over n_scores test_hard images
