@@ -256,3 +256,21 @@ def test_consistency_needs_some_cross_entropy():
     with pytest.raises(ValueError, match="cross-entropy"):
         ConsistencyConfig(ce_on_clean=False, ce_on_views=False)
     assert ConsistencyConfig(ce_on_clean=False).ce_on_views
+
+
+def test_consistency_input_gradient_is_the_sum_of_its_two_parts():
+    from lazyartist_cli.strategies.consistency import consistency_loss
+    from lazyartist_cli.strategies.input_gradient import batch_penalties
+
+    torch.manual_seed(0)
+    model = build_model("lazy-cnn")
+    x, y = torch.rand(6, 3, 28, 28), torch.randint(0, 10, (6,))
+    cls = get_strategy("consistency-input-gradient")
+    cfg = cls.Config(weight=3.0, brightness_weight=0.5)
+    torch.manual_seed(1)
+    loss, logs = cls(cfg).loss(model, {"x": x, "y": y, "index": torch.arange(6)})
+    torch.manual_seed(1)
+    part, _ = consistency_loss(model, x, y, cfg)
+    _, chroma, bright = batch_penalties(model, x, y, chunk=4)  # chunking does not change the means
+    assert torch.allclose(loss, part + 3.0 * chroma + 0.5 * bright, rtol=1e-5)
+    assert logs["chroma_grad"] > 0 and cls.knows == "that it is colour"

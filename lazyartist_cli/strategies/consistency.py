@@ -64,16 +64,20 @@ class Consistency(Strategy):
     default_lr = 3e-3
 
     def loss(self, model, batch):
-        x, y = batch["x"], batch["y"]
-        views = recolor_views(x, list(self.cfg.ops), self.cfg.compose, self.cfg.strength)
-        # two forward passes of one batch each, not one of the concatenation: on a CPU a
-        # doubled batch falls out of cache and costs far more than twice (see README, performance)
-        la, lb = model(x), model(views)
-        ce = F.cross_entropy(la, y) if self.cfg.ce_on_clean else torch.zeros((), device=x.device)
-        ce_v = F.cross_entropy(lb, y) if self.cfg.ce_on_views else torch.zeros((), device=x.device)
-        kl = symmetric_kl(la, lb)
-        loss = ce + ce_v + self.cfg.kl_weight * kl
-        return loss, {"ce": ce.item(), "ce_views": ce_v.item(), "kl": kl.item()}
+        return consistency_loss(model, batch["x"], batch["y"], self.cfg)
+
+
+def consistency_loss(model, x: torch.Tensor, y: torch.Tensor, cfg: ConsistencyConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The consistency objective of a batch and its logs (shared with ``consistency-input-gradient``)."""
+    views = recolor_views(x, list(cfg.ops), cfg.compose, cfg.strength)
+    # two forward passes of one batch each, not one of the concatenation: on a CPU a
+    # doubled batch falls out of cache and costs far more than twice (see README, performance)
+    la, lb = model(x), model(views)
+    ce = F.cross_entropy(la, y) if cfg.ce_on_clean else torch.zeros((), device=x.device)
+    ce_v = F.cross_entropy(lb, y) if cfg.ce_on_views else torch.zeros((), device=x.device)
+    kl = symmetric_kl(la, lb)
+    loss = ce + ce_v + cfg.kl_weight * kl
+    return loss, {"ce": ce.item(), "ce_views": ce_v.item(), "kl": kl.item()}
 
 
 STRATEGY = Consistency

@@ -50,6 +50,17 @@ def rrr_penalties(model, x: torch.Tensor, y: torch.Tensor, create_graph: bool = 
     return ce_sum, chroma, bright
 
 
+def batch_penalties(model, x: torch.Tensor, y: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(cross-entropy, chromatic penalty, brightness penalty), each a mean over the batch, computed
+    on chunks of ``chunk`` images (the same values as one graph for the whole batch)."""
+    n = x.shape[0]
+    ce_sum, chroma_sum, bright_sum = 0.0, 0.0, 0.0
+    for i in range(0, n, chunk):
+        c, ch, b = rrr_penalties(model, x[i : i + chunk], y[i : i + chunk])
+        ce_sum, chroma_sum, bright_sum = ce_sum + c, chroma_sum + ch, bright_sum + b
+    return ce_sum / n, chroma_sum / n, bright_sum / n
+
+
 class InputGradient(Strategy):
     name = "input-gradient"
     Config = InputGradientConfig
@@ -61,13 +72,7 @@ class InputGradient(Strategy):
     chunk = 64
 
     def loss(self, model, batch):
-        x_all, y_all = batch["x"], batch["y"]
-        n = x_all.shape[0]
-        ce_sum, chroma_sum, bright_sum = 0.0, 0.0, 0.0
-        for i in range(0, n, self.chunk):
-            c, ch, b = rrr_penalties(model, x_all[i : i + self.chunk], y_all[i : i + self.chunk])
-            ce_sum, chroma_sum, bright_sum = ce_sum + c, chroma_sum + ch, bright_sum + b
-        ce, chroma, bright = ce_sum / n, chroma_sum / n, bright_sum / n
+        ce, chroma, bright = batch_penalties(model, batch["x"], batch["y"], self.chunk)
         loss = ce + self.cfg.weight * chroma + self.cfg.brightness_weight * bright
         return loss, {"ce": ce.item(), "chroma_grad": chroma.item(), "brightness_grad": bright.item()}
 
