@@ -215,7 +215,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
                 missing.append((f"{a.name} on {sp.name}", f"lazy {a.name} {sp.name}"))
     w.p(f"**What was done.** A {s.model} was trained on Colored-MNIST ({cfg.data.correlation:.0%} digit-colour agreement in the easy "
         f"splits, none in the hard split) with the baseline `{s.baseline}` and the robust strategies "
-        f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {s.seeds} seed(s)"
+        f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {_seeds(s.seeds)}"
         + (", plus a colour-blind oracle (the baseline fed copies with every stroke recoloured to one colour)" if s.oracle else "") + f". {len(done)} parts of the study are present.")
     w.p()
     if missing:
@@ -235,7 +235,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         best = max((r for r in strategy_rows if r["role"] == "robust"), key=lambda r: r["hard"][0], default=None)
         if best:
             head.append(f"best robust strategy `{best['strategy']}`: hard test {w.num('best_robust.test_hard_mean', best['hard'][0], best['source'])}"
-                        f" (mean of {best['n']} seed(s)) at easy test {w.num('best_robust.test_easy_mean', best['easy'][0], best['source'])}")
+                        f" (mean of {_seeds(best['n'])}) at easy test {w.num('best_robust.test_easy_mean', best['easy'][0], best['source'])}")
         orc = next((r for r in strategy_rows if r["role"] == "oracle"), None)
         if orc:
             if _oracle_is_ceiling(orc):
@@ -450,6 +450,8 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
         base_ci = _hard_ci(base_row5, evals, n_hard) if base_row5 else None
         for r in strategy_rows:
             label = {"baseline": "baseline", "robust": "robust", "oracle": "**oracle** (colour-blind)", "extra": "extra"}[r["role"]]
+            if r["role"] == "extra" and r.get("input") == "colorblind":
+                label = "extra oracle (colour-blind)"
             cells = [f"`{r['strategy']}`", label, r["knows"], r["select"], f"{r['lr']:g}" if r.get("lr") else "—", str(r["n"])]
             for key in ("val", "easy", "hard", "cf"):
                 m, sd = r[key]
@@ -678,7 +680,7 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         row["lr"] = conf.get("train", {}).get("lr")
         row["base_strategy"] = conf.get("train", {}).get("strategy", strategy)
         row["input"] = conf.get("train", {}).get("input", "rgb")
-        row["knows"] = "nothing (sees no colour)" if role == "oracle" else _knows(strategy)
+        row["knows"] = "nothing (sees no colour)" if role == "oracle" or row["input"] == "colorblind" else _knows(strategy)
         for key, split in (("val", "val"), ("easy", "test_easy"), ("hard", "test_hard")):
             row[key] = _mean_std([evals[n][split] for n in names])
         cfs = [c["follows_new_color"] for c in (files[n].get("counterfactual") for n in names) if c and c.get("n_images")]
@@ -686,6 +688,10 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         rows.append(row)
     order = {"baseline": 0, "robust": 1, "extra": 2, "oracle": 3}
     return sorted(rows, key=lambda r: (order[r["role"]], -r["hard"][0]))
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" + ("" if n == 1 else "s")
 
 
 def _matched_lr_paragraph(w: Writer, rows: list[dict[str, Any]], baseline: str) -> None:
@@ -704,8 +710,8 @@ def _matched_lr_paragraph(w: Writer, rows: list[dict[str, Any]], baseline: str) 
         if not base or not others:
             continue
         b = max(base, key=lambda r: r["n"])
-        parts.append(f"at lr {lr:g}, `{b['strategy']}` {100 * b['hard'][0]:.1f}% hard ({b['n']} seeds) against "
-                     + ", ".join(f"`{r['strategy']}` {100 * r['hard'][0]:.1f}% ({r['n']} seeds)" for r in sorted(others, key=lambda r: -r["hard"][0])))
+        parts.append(f"at lr {lr:g}, `{b['strategy']}` {100 * b['hard'][0]:.1f}% hard ({_seeds(b['n'])}) against "
+                     + ", ".join(f"`{r['strategy']}` {100 * r['hard'][0]:.1f}% ({_seeds(r['n'])})" for r in sorted(others, key=lambda r: -r["hard"][0])))
     if parts:
         w.p("**Matched learning rates.** Strategies default to their own learning rate (the *lr* column; chosen on validation data). "
             "The baseline's laziness depends on it, so each rate at which the baseline was also trained is compared on its own: "
