@@ -25,7 +25,7 @@ from .data import VERIFY
 from .reporter import SILENT, Reporter
 from .plan import STUDY_FILE, RunSpec, analysed_runs, study_runs, train_command
 from ..interpret.attention import STROKE_FOCUSED
-from .report_intervals import (GAIN, ORACLE_TOLERANCE, SHORTCUT_GAP, _base_proportion, _bootstrap_list, _hard_ci, _proportion_cell, _row_ci, _separates,
+from .report_intervals import (GAIN, _seeds, ORACLE_TOLERANCE, SHORTCUT_GAP, _base_proportion, _bootstrap_list, _hard_ci, _proportion_cell, _row_ci, _separates,
                                _sep_suffix, _share_cell)
 from .report_sections import (_attack_pairs_section, _color_share_section, _frontier_section, _load, _run_figures,
                               _sae_section, _sweep_sections)
@@ -688,10 +688,6 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         rows.append(row)
     order = {"baseline": 0, "robust": 1, "extra": 2, "oracle": 3}
     return sorted(rows, key=lambda r: (order[r["role"]], -r["hard"][0]))
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed" + ("" if n == 1 else "s")
 
 
 def _matched_lr_paragraph(w: Writer, rows: list[dict[str, Any]], baseline: str) -> None:

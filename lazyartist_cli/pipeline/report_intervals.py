@@ -20,6 +20,11 @@ ORACLE_TOLERANCE = 0.01  # the oracle is a ceiling when its easy and hard accura
 FLIP_SMALL = 0.05  # an SAE intervention that flips fewer predictions than this changes (almost) nothing
 
 
+def _seeds(n: int) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} seed" + ("" if n == 1 else "s")
+
+
 # two-sided 97.5% quantiles of Student's t for 1..9 degrees of freedom (a t-interval over 2..10 seeds)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
 

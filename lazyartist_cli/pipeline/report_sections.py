@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from ..metrics import intervals_overlap
 from ..runs import upgrade
-from .report_intervals import FLIP_SMALL, GAIN, LAZY_HARD, _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
+from .report_intervals import FLIP_SMALL, GAIN, LAZY_HARD, _seeds, _bootstrap_list, _ci_cell, _separates, _sep_suffix, _share_cell
 
 # Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
 
@@ -200,7 +200,7 @@ def _attack_pairs_section(w: Any, runs: list[Any], files: dict[str, Any], evals:
             u = union(g)
             robust.append((strat, shift, not intervals_overlap(b, u), u[0] > b[0], u[0], len(g)))
     if robust:
-        verdicts = [f"`{n}` (hard {100 * shift:+.1f} points vs the baseline, {k} seed(s)): pooled PGD success {100 * ps:.1f}% vs "
+        verdicts = [f"`{n}` (hard {100 * shift:+.1f} points vs the baseline, {_seeds(k)}): pooled PGD success {100 * ps:.1f}% vs "
                     f"{100 * b[0]:.1f}%, " + ("separated: " + ("easier" if easier else "harder") + " to attack" if sep else
                                              "not separated (intervals overlap)")
                     for n, shift, sep, easier, ps, k in robust]
@@ -214,7 +214,7 @@ def _attack_pairs_section(w: Any, runs: list[Any], files: dict[str, Any], evals:
     seeds = sorted({len(g) for g in groups.values()})
     w.p("**Did distribution-shift robustness come with adversarial robustness?** " + head + "; ".join(verdicts) + ". "
         f"Scope: white-box targeted PGD within L-inf eps {any_run['eps']}, {len(pair_keys)} pairs, "
-        f"{'/'.join(map(str, seeds))} seed(s) per strategy, source images from the attack split; a strategy is separated from "
+        f"{'/'.join(map(str, seeds))} seed{'' if set(seeds) == {1} else 's'} per strategy, source images from the attack split; a strategy is separated from "
         "the baseline when the unions of their seeds' 95% intervals do not overlap.")
     w.p()
 
