@@ -555,7 +555,7 @@ def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> d
             at, evx = files[sp.name].get("attack"), evals.get(sp.name)
             if at and evx and "pgd" in at["methods"]:
                 pairs.append((sp.name, evx["test_hard"], at["methods"]["pgd"]["success_rate"]))
-        _attack_pairs_section(w, first, files, evals, base.name, [sp for sp in specs if sp.role != "oracle"])
+        _attack_pairs_section(w, first, files, evals, base.name, [sp for sp in all_specs if sp.role in ("baseline", "robust")])
         if len(pairs) >= 2:
             by_hard = sorted(pairs, key=lambda t: t[1])
             steps = list(zip(by_hard, by_hard[1:]))
