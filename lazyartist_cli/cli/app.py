@@ -10,7 +10,7 @@ app = typer.Typer(
     help="Study how image classifiers take shortcuts on a biased Colored-MNIST.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
 
 for sub in (data.app, train.app, evaluate.app, interpret.app, attack.app, study.app):
