@@ -18,22 +18,24 @@ from lazyartist_cli.models import build_model
 
 
 class TwoChannel(nn.Module):
-    """conv: 1x1, channel 0 = R, channel 1 = G; then global average pooling and a linear head."""
+    """conv: 1x1, channel 0 = R, channel 1 = G (optionally rectified); then global average pooling and a
+    linear head with the given biases."""
 
-    def __init__(self):
+    def __init__(self, relu: bool = False, bias: tuple[float, float, float] = (0.0, 0.0, 0.0)):
         super().__init__()
         self.conv = nn.Conv2d(3, 2, 1, bias=False)
         with torch.no_grad():
             self.conv.weight.zero_()
             self.conv.weight[0, 0] = 1.0
             self.conv.weight[1, 1] = 1.0
+        self.act = nn.ReLU() if relu else nn.Identity()
         self.head = nn.Linear(2, 3)
         with torch.no_grad():
             self.head.weight.copy_(torch.tensor([[2.0, -1.0], [0.5, 3.0], [-1.0, -1.0]]))
-            self.head.bias.zero_()
+            self.head.bias.copy_(torch.tensor(bias))
 
     def forward(self, x):
-        return self.head(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))
+        return self.head(F.adaptive_avg_pool2d(self.act(self.conv(x)), 1).flatten(1))
 
 
 def test_gradcam_equals_the_hand_computed_map():

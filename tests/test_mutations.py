@@ -267,22 +267,11 @@ def test_pgd_random_start_stays_in_the_ball_and_the_box():
 # ---------------------------------------------------------------- attributions
 
 
-class _TwoChannel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 2, 1, bias=False)
-        with torch.no_grad():
-            self.conv.weight.zero_()
-            self.conv.weight[0, 0] = 1.0
-            self.conv.weight[1, 1] = 1.0
-        self.act = nn.ReLU()
-        self.head = nn.Linear(2, 3)
-        with torch.no_grad():
-            self.head.weight.copy_(torch.tensor([[2.0, -1.0], [0.5, 3.0], [-1.0, -1.0]]))
-            self.head.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
+def _TwoChannel() -> nn.Module:
+    """test_interpret's 1x1 R/G model, rectified, with a bias on the third class."""
+    from tests.test_interpret import TwoChannel
 
-    def forward(self, x):
-        return self.head(F.adaptive_avg_pool2d(self.act(self.conv(x)), 1).flatten(1))
+    return TwoChannel(relu=True, bias=(0.0, 0.0, 1.0))
 
 
 def test_gradcam_explains_the_predicted_class_by_default():
