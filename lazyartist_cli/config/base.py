@@ -1,0 +1,21 @@
+"""The base of every section model, and the defaults several sections share."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+RGB = tuple[int, int, int]
+
+# The colour-blind oracle's learning rate: of {1e-3, 3e-3}, the one with the higher easy-val accuracy
+# (seed 0: 94.9% and 96.9%); a ceiling is trained at its best, or a strategy can pass it.
+ORACLE_LR = 3e-3
+
+# Images per batch, training and inference alike (the default of every batch_size option): on a 2-core
+# CPU a 128-image batch of lazy-cnn keeps its activations in cache (models.INFERENCE_BATCH is the same
+# number for the method packages, which do not import this module; a test checks that they agree).
+BATCH = 128

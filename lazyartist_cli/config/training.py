@@ -1,0 +1,147 @@
+"""``[data]`` and ``[train]``: what the dataset is and how a run is trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from ..data.palette import DEFAULT_PALETTE, NAMED_COLORS
+from ..errors import UsageError
+from .base import BATCH, ORACLE_LR, RGB, Section
+
+
+class DataConfig(Section):
+    """``[data]``: how the Colored-MNIST dataset is built."""
+
+    name: str = "colored-mnist"
+    base: Literal["mnist", "fashion-mnist"] = "mnist"
+    mnist_dir: Optional[Path] = None
+    download: bool = True
+    protocol: Literal["foreground", "background"] = "foreground"
+    correlation: float = Field(0.95, ge=0.0, le=1.0)
+    n_train: int = Field(50_000, ge=10)
+    n_val: int = Field(10_000, ge=10)
+    n_test: int = Field(10_000, ge=10, le=10_000)
+    seed: Optional[int] = Field(None, ge=0, description="defaults to the global seed")
+    palette: list[str] = Field(default_factory=lambda: list(DEFAULT_PALETTE))
+    colors: dict[str, RGB] = Field(default_factory=dict, description="extra or overridden colour names -> RGB")
+    stripe_prob: float = Field(0.3, ge=0.0, le=1.0)
+
+    @field_validator("colors")
+    @classmethod
+    def _rgb_range(cls, v: dict[str, RGB]) -> dict[str, RGB]:
+        for name, rgb in v.items():
+            if any(c < 0 or c > 255 for c in rgb):
+                raise ValueError(f"colour {name!r} must have RGB values in 0..255, got {list(rgb)}")
+        return v
+
+    @model_validator(mode="after")
+    def _palette_ok(self) -> "DataConfig":
+        if len(self.palette) != 10:
+            raise ValueError(f"palette must name 10 colours (one per class), got {len(self.palette)}")
+        known = {**NAMED_COLORS, **self.colors}
+        unknown = [c for c in self.palette if c not in known]
+        if unknown:
+            raise ValueError(f"palette: unknown colour name(s) {unknown}; known: {', '.join(sorted(known))}")
+        dup_names = sorted({c for c in self.palette if self.palette.count(c) > 1})
+        if dup_names:
+            raise ValueError(f"palette: duplicate colour(s) {dup_names}")
+        rgbs = [tuple(known[c]) for c in self.palette]
+        dup_rgb = sorted({self.palette[i] for i, r in enumerate(rgbs) if rgbs.count(r) > 1})
+        if dup_rgb:
+            raise ValueError(f"palette: colours {dup_rgb} have the same RGB value")
+        if self.n_train + self.n_val > 60_000:  # MNIST and Fashion-MNIST both have 60,000 training images
+            raise ValueError(f"n_train + n_val = {self.n_train + self.n_val} is larger than the 60,000 {self.base} training images")
+        return self
+
+    def palette_rgb(self) -> list[RGB]:
+        known = {**NAMED_COLORS, **self.colors}
+        return [tuple(known[c]) for c in self.palette]
+
+    def build_fingerprint(self, seed: int) -> dict[str, Any]:
+        """What determines the bytes of the dataset (used to detect a changed config)."""
+        return {
+            "base": self.base,
+            "protocol": self.protocol,
+            "correlation": self.correlation,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+            "seed": seed,
+            "palette": self.palette,
+            "palette_rgb": [list(c) for c in self.palette_rgb()],
+            "stripe_prob": self.stripe_prob,
+        }
+
+
+class TrainConfig(Section):
+    """``[train]``: one training run (``lazy train``)."""
+
+    name: Optional[str] = Field(None, description="run name; default <model>-<strategy>-s<seed>")
+    dataset: Optional[str] = Field(None, description="dataset name; default data.name")
+    model: str = "lazy-cnn"
+    model_options: dict[str, Any] = Field(default_factory=dict, description="the model's knobs, e.g. {grid = 3}")
+    strategy: str = "erm"
+    input: Literal["rgb", "colorblind", "grayscale"] = Field(
+        "rgb", description="colorblind: the oracle, every stroke recoloured to one fixed colour (never a robust "
+        "method); grayscale: the legacy luminance oracle, not colour-blind"
+    )
+    epochs: int = Field(12, ge=1, le=10_000)
+    batch_size: int = Field(BATCH, ge=1, le=65_536)
+    lr: Optional[float] = Field(None, gt=0, le=10, description="Adam's learning rate; default: the strategy's own "
+                                "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
+    schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
+    weight_decay: float = Field(0.0, ge=0)
+    select: Literal["auto", "val", "val-recolored"] = Field(
+        "auto", description="checkpoint rule (never hard data): val accuracy, or accuracy on validation images "
+        "recoloured by colour transforms; auto: val for strategies that know nothing about the bias")
+    eval_batch_size: int = Field(BATCH, ge=1, description="images per forward pass when scoring after each epoch")
+    train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
+    monitor_hard: bool = True
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from ..models import MODELS
+
+        if v not in MODELS:
+            raise ValueError(f"unknown model {v!r}; valid: {', '.join(sorted(MODELS))}")
+        return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        from ..strategies import STRATEGIES
+
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; valid: {', '.join(sorted(STRATEGIES))}")
+        return v
+
+    @model_validator(mode="after")
+    def _model_options_ok(self) -> "TrainConfig":
+        from ..models import resolve_options
+
+        try:
+            resolve_options(self.model, self.model_options)
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix("train.")) from None
+        return self
+
+    def learning_rate(self) -> float:
+        """The learning rate in force: ``lr`` when given, else the oracle's (a ceiling is trained at its best
+        learning rate) or the strategy's own default."""
+        from ..strategies import get_strategy
+
+        if self.lr is not None:
+            return self.lr
+        if self.input != "rgb":
+            return ORACLE_LR
+        return get_strategy(self.strategy).default_lr
+
+    def selection_rule(self) -> str:
+        """The checkpoint rule in force (``auto`` resolved by the strategy's knowledge)."""
+        from ..strategies import get_strategy
+
+        return get_strategy(self.strategy).default_selection() if self.select == "auto" else self.select
