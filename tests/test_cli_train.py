@@ -15,6 +15,14 @@ def invoke(runs, *args):
     return runner.invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
 
 
+
+def assert_typed(path, kind: str) -> None:
+    """A stored result document has the keys and top-level types of its typed dict (lazyartist_cli.results)."""
+    from lazyartist_cli.results import RESULTS, result_problems
+
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 1 and result_problems(RESULTS[kind], doc) == []
+
 def test_train_writes_the_run_and_learns_the_shortcut(trained):
     runs, out = trained
     run = runs / "base"
@@ -123,6 +131,10 @@ def test_gradcam_and_probe_cli(trained):
     r = json.loads(res.stdout)["runs"]["base"]
     assert r["layers"] == ["conv", "fc1", "fc2"] and len(r["units"]) == 9
     assert (runs / "base/probe/units.csv").read_text().count("\n") == 10
+    assert_typed(runs / "base/probe/units.json", "probe/units.json")
+    assert_typed(runs / "base/gradcam/color_share.json", "gradcam/color_share.json")
+    from lazyartist_cli.results import GradcamSummary, result_problems
+    assert result_problems(GradcamSummary, json.loads((runs / "base/gradcam/gradcam/summary.json").read_text())) == []
 
 
 def test_interpret_bad_inputs(trained):
@@ -176,6 +188,7 @@ def test_sae_cli_and_bad_inputs(trained):
     assert (runs / "base/sae/sweep.png").is_file()
     assert len(r["features"]) == 20 and (runs / "base/sae/sae.pt").is_file()
     assert (runs / "base/sae/features.csv").read_text().count("\n") == 21
+    assert_typed(runs / "base/sae/summary.json", "sae/summary.json")
     res = invoke(runs, "sae", "base", "--k", "100000")
     assert res.exit_code == 2 and "larger than the latent size" in res.output
     res = invoke(runs, "sae", "base", "--layer", "nope")

@@ -83,3 +83,14 @@ def test_json_files_carry_a_schema_version_and_old_spellings_are_upgraded(tmp_pa
     assert new["features"] == [{"color_purity": 0.9, "top_color": "red", "label": "colour"}]  # keys renamed, values kept
     assert new["units"] == [{"colorness": 0.2}] and new["schema_version"] == SCHEMA_VERSION
     assert upgrade(new) == new
+
+
+def test_result_problems_names_missing_unknown_and_mistyped_keys():
+    from lazyartist_cli.results import AttackSummary, CounterfactualSummary, result_problems
+
+    doc = {"run": "r", "n_images": 3, "n_recolored": 2.5, "follows_new_color": 1, "keeps_true_label": 0.0, "other": 0.0,
+           "per_color": {}, "paths": {}, "extra": 1, "schema_version": 1}
+    assert result_problems(CounterfactualSummary, doc) == [
+        "missing key 'mean_confidence'", "unknown key 'extra'", "'n_recolored' is float, not int"]  # an int is a float
+    pairs_only = {"run": "r", "split": "test_easy", "eps": 0.05, "methods": {}, "sweep": None, "paths": {}, "pairs": {}}
+    assert result_problems(AttackSummary, pairs_only) == []  # the headline-pair keys are optional

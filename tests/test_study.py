@@ -206,3 +206,23 @@ def test_extra_runs_share_a_row_only_when_their_configs_agree_but_for_the_seed(t
     assert set(labels) == {"lff-s0", "lff-s1", "lff-long-s0"}
     assert labels["lff-s0"] == labels["lff-s1"] != labels["lff-long-s0"]
     assert labels["lff-long-s0"] == "lff (lff-long-s0)"
+
+
+def test_every_stored_result_matches_its_typed_dict(tiny_study):
+    """The result documents the study stored (here eval, counterfactual and attack)
+    have exactly the keys and top-level types of ``lazyartist_cli.results`` (test_cli_train checks the others)."""
+    from lazyartist_cli.results import RESULTS, GradcamSummary, result_problems
+    from lazyartist_cli.runs import upgrade
+
+    _, runs, _ = tiny_study
+    seen = set()
+    for d in sorted(p for p in runs.iterdir() if (p / "config.json").is_file()):
+        docs = [(rel, kind, d / rel) for rel, kind in RESULTS.items()]
+        docs += [(str(p.relative_to(d)), GradcamSummary, p) for p in d.glob("gradcam/*/summary.json")]
+        for rel, kind, path in docs:
+            if path.is_file():
+                doc = json.loads(path.read_text())
+                assert doc["schema_version"] == 1, rel
+                assert result_problems(kind, upgrade(doc)) == [], (d.name, rel)
+                seen.add(kind)
+    assert seen >= {RESULTS["eval/metrics.json"], RESULTS["counterfactual/summary.json"], RESULTS["attack/summary.json"]}

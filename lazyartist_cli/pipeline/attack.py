@@ -12,6 +12,7 @@ from ..config import AttackConfig, RunConfig
 from ..figures import to_hwc
 from ..figures.attack import adversarial_panels, success_curves
 from ..metrics import bootstrap_ci
+from ..results import AttackSummary
 from ..runs import run_dir, write_json_atomic
 from .common import LoadedRun, for_each_run
 from .reporter import SILENT, Reporter
@@ -64,7 +65,7 @@ def attack_pairs(run: LoadedRun, x_all: torch.Tensor, y_all: torch.Tensor, meta:
             "color_distance": "Euclidean distance of the two classes' dominant colours in RGB (0-1 per channel)"}
 
 
-def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> AttackSummary:
     a = cfg.attack
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     ds, meta, x_all, y_all = cache.get(dataset, a.split)

@@ -16,13 +16,14 @@ from ..figures.confusion import image_panel, plot_confusion
 from ..interpret.counterfactual import counterfactual_predictions, recolor_all
 from ..interpret.reliance import color_reliance
 from ..metrics import confusion_matrix, per_class_accuracy
+from ..results import CounterfactualSummary, EvalMetrics
 from ..runs import write_json_atomic
 from .common import LoadedRun, for_each_run, predict
 from .reporter import SILENT, Reporter
 from .splits import SplitCache
 
 
-def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> dict[str, Any]:
+def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> EvalMetrics:
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     out_dir = run.path / "eval"
     result: dict[str, Any] = {"run": run.name, "dataset": dataset, "checkpoint_epoch": int(run.ckpt.get("epoch", 0))}
@@ -78,11 +79,11 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
     return result
 
 
-def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, EvalMetrics]:
     return for_each_run(cfg, runs_dir, runs, evaluate_run, reporter, "evaluating runs")
 
 
-def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> dict[str, Any]:
+def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> CounterfactualSummary:
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     ds, meta, x, y = cache.get(dataset, "test_easy")
     names = meta["palette"]["names"]
@@ -133,5 +134,5 @@ def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, report
     return result
 
 
-def run_counterfactual(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
+def run_counterfactual(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, CounterfactualSummary]:
     return for_each_run(cfg, runs_dir, runs, counterfactual_run, reporter, "recolouring")

@@ -16,6 +16,7 @@ from ..interpret.chromatic import ISOTROPIC_SHARE, chromatic_share, color_compon
 from ..interpret.attention import DIFFUSE, LABELS, STROKE_FOCUSED, attention_scores
 from ..interpret.base import Attribution
 from ..metrics import bootstrap_ci
+from ..results import ColorShare, GradcamSummary
 from ..runs import write_json_atomic
 from .common import LoadedRun, for_each_run, predict
 from .reporter import SILENT, Reporter
@@ -42,7 +43,7 @@ def batched(attr: Attribution, model, x: torch.Tensor, target: Optional[torch.Te
 COLOR_FIGURE_IMAGES = 4
 
 
-def color_share(run: LoadedRun, x: torch.Tensor, y: torch.Tensor, g: GradcamConfig, seed: int, out_dir: Path) -> dict[str, Any]:
+def color_share(run: LoadedRun, x: torch.Tensor, y: torch.Tensor, g: GradcamConfig, seed: int, out_dir: Path) -> ColorShare:
     """Each attribution of ``g.color_methods`` split into brightness and colour on the first
     ``g.color_share_images`` images of ``x`` (the predicted class explained): per-image chromatic shares,
     their mean with a bootstrap 95% CI, and a figure of both components side by side."""
@@ -72,7 +73,7 @@ def color_share(run: LoadedRun, x: torch.Tensor, y: torch.Tensor, g: GradcamConf
     return result
 
 
-def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> GradcamSummary:
     g = cfg.gradcam
     attr = make_attribution(g, cfg.seed)
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name

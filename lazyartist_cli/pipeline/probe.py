@@ -20,6 +20,7 @@ from ..interpret.counterfactual import every_colour
 from ..interpret.hooks import LayerCapture, find_layer, layer_outputs
 from ..interpret.selectivity import LABELS, TAU, WEAK, selectivity_scores
 from ..models import INFERENCE_BATCH
+from ..results import ProbeUnits
 from ..runs import write_json_atomic, write_text_atomic
 from .common import LoadedRun, for_each_run
 from .reporter import SILENT, Reporter
@@ -78,7 +79,7 @@ def filter_patches(model: nn.Module, layer: str, units: list[int]) -> torch.Tens
     return (w / (2 * w.abs().amax((1, 2, 3), keepdim=True).clamp_min(1e-12)) + 0.5).clamp(0, 1)
 
 
-def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> ProbeUnits:
     p = cfg.probe
     device = cache.device
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name

@@ -18,6 +18,7 @@ from ..interpret.counterfactual import every_colour
 from ..interpret.hooks import find_layer, layer_outputs
 from ..metrics import bootstrap_ci
 from ..models import INFERENCE_BATCH
+from ..results import SaeSummary
 from ..runs import torch_save_atomic, write_json_atomic, write_text_atomic
 from ..sae.analysis import FEATURE_LABELS, PURE, label_feature, purity, replace_layer_output, sae_metric_cis, sae_metrics
 from ..sae.model import SparseAutoencoder, train_sae
@@ -79,7 +80,7 @@ def _ci(values: torch.Tensor, seed: int) -> dict[str, Any]:
     return {"mean": mean, "ci95": [lo, hi], "n": int(values.numel())}
 
 
-def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+def sae_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter) -> SaeSummary:
     s = cfg.sae
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     layer = s.layer or penultimate_layer(run.model)
