@@ -68,3 +68,17 @@ def test_solid_colors_palette_first():
     pal = torch.eye(3)
     s = solid_colors(5, pal)
     assert s.shape == (5, 3, 28, 28) and torch.equal(s[1, :, 4, 7], torch.tensor([0.0, 1.0, 0.0]))
+
+
+def test_eval_mode_restores_the_mode_also_on_error():
+    from lazyartist_cli.models import eval_mode
+
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5))
+    for start in (True, False):
+        model.train(start)
+        with eval_mode(model) as m:
+            assert m is model and not model.training
+        assert model.training is start
+        with pytest.raises(RuntimeError), eval_mode(model):
+            raise RuntimeError("boom")
+        assert model.training is start

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models import INFERENCE_BATCH
+from ..models import INFERENCE_BATCH, eval_mode
 
 
 @dataclass
@@ -58,16 +58,12 @@ class Attack:
         raise NotImplementedError
 
     def __call__(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> AttackResult:
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             bs = self.batch_size
             if x.shape[0] <= bs:
                 return self.run(model, x.detach(), target)
             parts = [self.run(model, x[i : i + bs].detach(), target[i : i + bs]) for i in range(0, x.shape[0], bs)]
             return AttackResult(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(AttackResult)))
-        finally:
-            model.train(was_training)
 
     def succeeded(self, probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """(B,) bool: the prediction is the target with probability >= confidence."""

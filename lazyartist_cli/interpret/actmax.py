@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..models import eval_mode
+
 from .hooks import LayerCapture
 
 # square root of the colour correlation of natural images (Lucid's ImageNet estimate)
@@ -131,8 +133,6 @@ def activation_maximization(
     model: nn.Module, layer: str, units: torch.Tensor, cfg: ActMaxConfig, seed: int = 0, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
     """Returns (images (U, 3, H, W) in [0, 1], objective reached (U,), mean objective per step)."""
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(seed)
     n_units, r = units.shape[0], max(1, cfg.restarts)
     units = units.repeat(r)  # restart j of unit i is row j * n_units + i
@@ -145,7 +145,7 @@ def activation_maximization(
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        with LayerCapture(model, layer) as cap:
+        with eval_mode(model), LayerCapture(model, layer) as cap:
             for step in range(cfg.steps):
                 img = param()
                 x = img
@@ -177,7 +177,6 @@ def activation_maximization(
     finally:
         for p, req in zip(model.parameters(), requires):
             p.requires_grad_(req)
-        model.train(was_training)
     best = reached.view(r, n_units).argmax(0)  # the restart that reached the most, per unit
     rows = best * n_units + torch.arange(n_units, device=best.device)
     return final[rows], reached[rows], trace

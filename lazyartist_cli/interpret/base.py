@@ -12,6 +12,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from ..models import eval_mode
+
 
 @dataclass
 class AttributionResult:
@@ -43,9 +45,5 @@ class Attribution:
         raise NotImplementedError
 
     def __call__(self, model: nn.Module, x: torch.Tensor, target: Optional[torch.Tensor] = None) -> AttributionResult:
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             return self.compute(model, x, target)
-        finally:
-            model.train(was_training)

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UsageError
+from ..models import eval_mode
 from .gradcam import GradCAM
 from .integrated_gradients import path_gradient
 from .saliency import input_gradient, smooth_gradient
@@ -96,16 +97,12 @@ def color_components(method: str, model: nn.Module, x: torch.Tensor, target: Opt
     seed (SmoothGrad), steps (IG)."""
     if method not in COLOR_METHODS:
         raise UsageError(f"unknown attribution component method {method!r}; valid: {', '.join(COLOR_METHODS)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         if target is None:
             with torch.no_grad():
                 target = model(x).argmax(1)
         gray, chroma = COLOR_METHODS[method](model, x, target, opts)
         return gray.detach(), chroma.detach(), target
-    finally:
-        model.train(was_training)
 
 
 def chromatic_share(gray: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.colorize import recolor
-from ..models import INFERENCE_BATCH
+from ..models import INFERENCE_BATCH, eval_mode
 
 
 @torch.no_grad()
@@ -49,13 +49,11 @@ def every_colour(images: torch.Tensor, digits: torch.Tensor, colors: torch.Tenso
 @torch.no_grad()
 def counterfactual_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted class, confidence) of each image."""
-    was = model.training
-    model.eval()
     preds, confs = [], []
-    for i in range(0, x.shape[0], batch_size):
-        p = F.softmax(model(x[i : i + batch_size]), 1)
-        c, k = p.max(1)
-        preds.append(k)
-        confs.append(c)
-    model.train(was)
+    with eval_mode(model):
+        for i in range(0, x.shape[0], batch_size):
+            p = F.softmax(model(x[i : i + batch_size]), 1)
+            c, k = p.max(1)
+            preds.append(k)
+            confs.append(c)
     return torch.cat(preds), torch.cat(confs)

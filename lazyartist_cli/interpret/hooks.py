@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UsageError
-from ..models import INFERENCE_BATCH
+from ..models import INFERENCE_BATCH, eval_mode
 
 
 def find_layer(model: nn.Module, name: str) -> nn.Module:
@@ -115,15 +115,10 @@ class LayerCapture:
 def layer_outputs(model: nn.Module, layer: str, x: torch.Tensor, reduce=None, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """The layer's output for images x (N, 3, H, W), batched, in eval mode (mode restored).
     ``reduce`` maps each batch's output to what is kept (default: flattened to (B, -1))."""
-    was = model.training
-    model.eval()
     out = []
-    try:
-        with LayerCapture(model, layer) as cap:
-            for i in range(0, x.shape[0], batch_size):
-                model(x[i : i + batch_size])
-                act = cap.activation
-                out.append(reduce(act) if reduce is not None else act.flatten(1))
-    finally:
-        model.train(was)
+    with eval_mode(model), LayerCapture(model, layer) as cap:
+        for i in range(0, x.shape[0], batch_size):
+            model(x[i : i + batch_size])
+            act = cap.activation
+            out.append(reduce(act) if reduce is not None else act.flatten(1))
     return torch.cat(out)

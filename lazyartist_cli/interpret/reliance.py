@@ -14,18 +14,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..metrics import entropy
+from ..models import eval_mode
 
 
 @torch.no_grad()
 def color_reliance(model: nn.Module, palette: torch.Tensor, size: int = 28) -> dict[str, float]:
     """palette (K, 3) in [0, 1]. Returns mean confidence, mean entropy (nats and as a share of log K)
     and the share of solid colours predicted as the class they are dominant for."""
-    was = model.training
-    model.eval()
     device = next(model.parameters()).device
     solid = palette.to(device)[:, :, None, None].expand(-1, 3, size, size).contiguous()  # (K, 3, H, W)
-    probs = F.softmax(model(solid), 1)
-    model.train(was)
+    with eval_mode(model):
+        probs = F.softmax(model(solid), 1)
     k = palette.shape[0]
     ent = entropy(probs)
     return {

@@ -10,7 +10,8 @@ checkpoints, so a model is rebuilt from its checkpoint alone.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -59,6 +60,17 @@ def resolve_options(name: str, options: Optional[dict[str, Any]] = None) -> dict
 # 10,000 images 3-4x faster in batches of 128 than of 256 or more (the activations
 # of a 128-image batch stay in the CPU cache); see the README's performance table.
 INFERENCE_BATCH = 128
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block; its own mode (train or eval) restored after, also on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 # rgb: the stored images. colorblind: the oracle; every stroke recoloured to one
 # fixed colour from the stored digit (``data.views``), so the model cannot see colour.

@@ -15,19 +15,15 @@ import torch.nn.functional as F
 from .. import __version__
 from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..errors import LazyError, UsageError
-from ..models import INFERENCE_BATCH
+from ..models import INFERENCE_BATCH, eval_mode
 from ..runs import run_dir, write_lock
 
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """Logits of ``model`` on x (N, 3, H, W), batched, in eval mode; restores the mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
