@@ -12,6 +12,13 @@ from ..errors import UsageError
 from .base import BATCH, ORACLE_LR, RGB, Section
 
 
+def _known(kind: str, name: str, registry: dict[str, Any]) -> str:
+    """``name`` when the registry has it; else an error that lists the valid names."""
+    if name not in registry:
+        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(registry))}")
+    return name
+
+
 class DataConfig(Section):
     """``[data]``: how the Colored-MNIST dataset is built."""
 
@@ -106,18 +113,14 @@ class TrainConfig(Section):
     def _known_model(cls, v: str) -> str:
         from ..models import MODELS
 
-        if v not in MODELS:
-            raise ValueError(f"unknown model {v!r}; valid: {', '.join(sorted(MODELS))}")
-        return v
+        return _known("model", v, MODELS)
 
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
         from ..strategies import STRATEGIES
 
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; valid: {', '.join(sorted(STRATEGIES))}")
-        return v
+        return _known("strategy", v, STRATEGIES)
 
     @model_validator(mode="after")
     def _model_options_ok(self) -> "TrainConfig":
