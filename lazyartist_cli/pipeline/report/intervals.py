@@ -7,9 +7,9 @@ import math
 import statistics
 from typing import Any, Optional
 
-from ..metrics import intervals_overlap
+from ...metrics import intervals_overlap
 
-# Writer, RunFiles and RunSpec (report.py, plan.py) appear as Any in signatures: importing them here would make a cycle
+# RunFiles (loader.py) appears as Any in signatures: the sections import this module, never the other way
 
 
 # Thresholds of the report's verdicts (fractions of 1).
@@ -18,6 +18,12 @@ LAZY_HARD = 0.20  # a model is lazy when its test_hard accuracy is below this (t
 SHORTCUT_GAP = 0.50  # the baseline "learned the shortcut" when easy test exceeds hard test by more than this
 ORACLE_TOLERANCE = 0.01  # the oracle is a ceiling when its easy and hard accuracies agree within this
 FLIP_SMALL = 0.05  # an SAE intervention that flips fewer predictions than this changes (almost) nothing
+
+
+def _oracle_is_ceiling(row: dict[str, Any]) -> bool:
+    """The oracle is a ceiling only if it cannot tell colours apart: test_easy and test_hard share digits and
+    backgrounds, so its two accuracies (a strategy-table row) must agree within ORACLE_TOLERANCE."""
+    return abs(row["easy"][0] - row["hard"][0]) <= ORACLE_TOLERANCE
 
 
 def _seeds(n: int) -> str:
@@ -89,7 +95,7 @@ def _sep_suffix(base: Optional[tuple[float, float, float]], ci: tuple[float, flo
 def _bootstrap_list(values: list[float]) -> tuple[float, float, float]:
     import torch
 
-    from ..metrics import bootstrap_ci
+    from ...metrics import bootstrap_ci
 
     return bootstrap_ci(torch.tensor(values, dtype=torch.float64))
 

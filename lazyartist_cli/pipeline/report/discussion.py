@@ -1,0 +1,78 @@
+"""Section 8 of the report: the computed discussion (did the baseline take the shortcut, which strategies
+helped and how far from the oracle), limitations, future work, and the appendix (configuration, versions,
+compute, the commands that reproduce the report)."""
+
+from __future__ import annotations
+
+import json
+
+from ..analyses import ANALYSES
+from ..plan import STUDY_FILE, train_command
+from .intervals import GAIN, SHORTCUT_GAP, _oracle_is_ceiling
+from .loader import ReportContext, _load
+
+
+def write_discussion(ctx: ReportContext) -> None:
+    w, cfg, files, specs, base, ev = ctx.w, ctx.cfg, ctx.files, ctx.specs, ctx.base, ctx.ev
+    w.h(2, "8. Discussion, limitations, future work")
+    base_row = ctx.row("baseline")
+    if ev and base_row:
+        gap = ev["test_easy"] - ev["test_hard"]
+        if gap > SHORTCUT_GAP:
+            w.p(f"The baseline learned the shortcut: {100 * ev['test_easy']:.1f}% on easy test against {100 * ev['test_hard']:.1f}% on hard test, "
+                "where only the digit-colour pairing differs.")
+        else:
+            w.p(f"The baseline shows no large shortcut gap ({100 * ev['test_easy']:.1f}% easy vs {100 * ev['test_hard']:.1f}% hard); "
+                "check the training length and the dataset's correlation before reading the other sections.")
+        better = sorted((r for r in ctx.rows if r["role"] in ("robust", "extra") and r["hard"][0] > base_row["hard"][0] + GAIN),
+                        key=lambda r: -r["hard"][0])
+        orc = ctx.row("oracle")
+        if better:
+            names = ", ".join(f"`{r['strategy']}`" for r in better)
+            w.p(f"With the same architecture and data, {names} raised hard-test accuracy by "
+                f"{100 * (better[0]['hard'][0] - base_row['hard'][0]):.1f} points at best"
+                + (f"; the colour-blind oracle reaches {100 * orc['hard'][0]:.1f}%, so "
+                   f"{100 * (orc['hard'][0] - better[0]['hard'][0]):.1f} points remain between the best strategy and the colour-free ceiling."
+                   if orc and _oracle_is_ceiling(orc) else "."))
+        else:
+            w.p("No strategy raised hard-test accuracy by more than 10 points over the baseline in these runs.")
+        w.p()
+    w.p("**Limitations.** One small architecture on one synthetic shift; colour is a single, known nuisance, and the robust strategies use "
+        "that knowledge (the palette, or colour operations). Seeds are few; the standard deviations are over those seeds only. The unit "
+        "and SAE labels depend on thresholds (stored with each result). Attacks are white-box targeted L-inf attacks on a few "
+        f"source/target pairs ({len(cfg.attack.pairs)}), not an adversarial-robustness evaluation in general; the per-model analyses "
+        "(units, attributions, SAEs) look at one seed per strategy, and their intervals are over images or units, not over seeds.")
+    w.p()
+    w.p("**Future work.** Shifts the method is not told about (texture, position), larger models (`--model resnet18`), ablations of each "
+        "strategy's components, and attacks that target colour directly.")
+    w.p()
+    w.h(3, "Appendix: configuration, versions, commands")
+    conf = _load(files[base.name].config) if files[base.name].config.is_file() else None
+    if conf:
+        tr = conf["config"]["train"]
+        env = conf.get("environment", {})
+        w.table(["setting", "value"], [[k, f"`{tr[k]}`"] for k in ("model", "epochs", "batch_size", "lr", "weight_decay")]
+                + [["seeds", ", ".join(str(x) for x in sorted({sp.seed for sp in specs}))],
+                   ["device", f"`{env.get('device')}`"], ["torch", f"`{env.get('torch_version')}`"],
+                   ["python", f"`{env.get('python_version')}`"], ["lazy", f"`{env.get('lazy_version')}`"]])
+        for sp in [base] + [x for x in specs if x.role == "robust" and x.seed == base.seed]:
+            c = _load(files[sp.name].config)
+            if c:
+                w.p(f"- `{sp.strategy}` options: `{json.dumps(c['config']['strategy'].get(sp.strategy, {}), sort_keys=True)}`")
+        w.p()
+    study_rec = _load(w.out_dir / STUDY_FILE)
+    if study_rec:
+        total = sum(x.get("compute_seconds", 0) for x in study_rec.get("steps", []))
+        w.p(f"Compute recorded by `lazy study` (each step's time when it last ran): {total / 60:.1f} minutes.")
+        w.p()
+    w.p("Commands that reproduce this report (run file: the one given to `lazy study`):")
+    w.p()
+    w.p("```bash")
+    w.p("lazy study -c <run file>        # all of the below, resumable")
+    w.p("lazy make-data && lazy verify-data")
+    for sp in specs:
+        w.p(train_command(sp, cfg))
+    for a in ANALYSES.values():
+        w.p(f"lazy {a.name} {' '.join(sp.name for sp in ctx.scope_runs[a.scope])}")
+    w.p("lazy report")
+    w.p("```")

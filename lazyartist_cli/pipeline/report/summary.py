@@ -1,0 +1,73 @@
+"""Section 1 of the report: the title, what was done and not done (with the commands that would do it), and
+the headline numbers."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from ..analyses import ANALYSES
+from ..plan import train_command
+from .intervals import ORACLE_TOLERANCE, _oracle_is_ceiling, _seeds
+from .loader import ReportContext
+from .writer import TIMESTAMP_PREFIX
+
+
+def write_summary(ctx: ReportContext) -> None:
+    w, cfg, s, files, evals, base = ctx.w, ctx.cfg, ctx.cfg.study, ctx.files, ctx.evals, ctx.base
+    w.p(f"# {cfg.report.title}")
+    w.p()
+    w.p(f"{TIMESTAMP_PREFIX}{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by `lazy report`. "
+        "Every number below is read from the files the runs stored (`lazy report --json` lists each number with its source).")
+    w.h(2, "1. Summary")
+    done, missing = [], []
+    (done if ctx.ds_meta else missing).append(("dataset", "lazy make-data && lazy verify-data"))
+    for sp in ctx.specs:
+        (done if evals.get(sp.name) else missing).append((f"run {sp.name} ({sp.role})", f"{train_command(sp, cfg)} && lazy eval {sp.name}"))
+    for a in ANALYSES.values():
+        if a.always:  # eval: one part with its run, above
+            continue
+        for sp in ctx.scope_runs[a.scope]:
+            if files[sp.name].get(a.name) is not None:
+                done.append((f"{a.name} on {sp.name}", ""))
+            else:
+                missing.append((f"{a.name} on {sp.name}", f"lazy {a.name} {sp.name}"))
+    w.p(f"**What was done.** A {s.model} was trained on Colored-MNIST ({cfg.data.correlation:.0%} digit-colour agreement in the easy "
+        f"splits, none in the hard split) with the baseline `{s.baseline}` and the robust strategies "
+        f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {_seeds(s.seeds)}"
+        + (", plus a colour-blind oracle (the baseline fed copies with every stroke recoloured to one colour)" if s.oracle else "") + f". {len(done)} parts of the study are present.")
+    w.p()
+    if missing:
+        w.p(f"**What was not done** ({len(missing)} parts; each can be run with the command shown):")
+        w.p()
+        for what, cmd in missing:
+            w.p(f"- {what}: not run — `{cmd}`")
+            w.sections[-1]["not_run"].append({"what": what, "command": cmd})
+        w.p()
+    else:
+        w.p("**What was not done:** every part of the configured study is present; see Limitations for what the study does not cover.")
+        w.p()
+    ev = ctx.ev
+    if ev:
+        head = [f"baseline `{base.name}`: easy test {w.num('baseline.test_easy', ev['test_easy'], files[base.name].eval)}, "
+                f"hard test {w.num('baseline.test_hard', ev['test_hard'], files[base.name].eval)}"]
+        best = max((r for r in ctx.rows if r["role"] == "robust"), key=lambda r: r["hard"][0], default=None)
+        if best:
+            head.append(f"best robust strategy `{best['strategy']}`: hard test {w.num('best_robust.test_hard_mean', best['hard'][0], best['source'])}"
+                        f" (mean of {_seeds(best['n'])}) at easy test {w.num('best_robust.test_easy_mean', best['easy'][0], best['source'])}")
+        orc = ctx.row("oracle")
+        if orc:
+            if _oracle_is_ceiling(orc):
+                head.append(f"colour-blind oracle (not a method): hard test {w.num('oracle.test_hard_mean', orc['hard'][0], orc['source'])}"
+                            f", easy test {w.num('oracle.test_easy_mean', orc['easy'][0], orc['source'])}: the ceiling of this network without colour")
+            else:
+                head.append(f"the oracle is NOT colour-blind (easy {100 * orc['easy'][0]:.1f}% vs hard {100 * orc['hard'][0]:.1f}%, "
+                            f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is no ceiling and is not quoted as one")
+        cf = files[base.name].get("counterfactual")
+        if cf and cf.get("n_images"):
+            head.append(f"recolouring an image makes the baseline follow the new colour in "
+                        f"{w.num('baseline.cf_follows', cf['follows_new_color'], files[base.name].counterfactual)} of cases")
+        w.p("**Headline numbers:**")
+        w.p()
+        for hl in head:
+            w.p(f"- {hl}")
+        w.p()

@@ -1,0 +1,70 @@
+"""The report's Markdown writer: lines, the numbers used with their sources, and the sections' not-run parts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPORT_FILE = "REPORT.md"
+TIMESTAMP_PREFIX = "Generated "
+
+
+@dataclass
+class Writer:
+    """Markdown lines plus the numbers used and where each came from."""
+
+    runs_dir: Path
+    out_dir: Path
+    lines: list[str] = field(default_factory=list)
+    numbers: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+    def h(self, level: int, title: str) -> None:
+        if level == 2:
+            self.sections.append({"title": title, "not_run": []})
+        self.lines += ["", "#" * level + " " + title, ""]
+
+    def p(self, text: str = "") -> None:
+        self.lines.append(text)
+
+    def src(self, path: Path) -> str:
+        return os.path.relpath(path, self.runs_dir)
+
+    def num(self, key: str, value: float, source: Path, fmt: str = "pct") -> str:
+        self.numbers.append({"section": self.sections[-1]["title"] if self.sections else "", "key": key,
+                             "value": value, "source": self.src(source)})
+        if fmt == "pct":
+            return f"{100 * value:.1f}%"
+        return format(value, fmt)
+
+    def fig(self, path: Optional[str | Path], alt: str, width: Optional[int] = None) -> None:
+        if not path or not Path(path).is_file():
+            return
+        rel = os.path.relpath(Path(path), self.out_dir)
+        if width:
+            self.p(f'<img src="{rel}" alt="{alt}" width="{width}">')
+        else:
+            self.p(f"![{alt}]({rel})")
+        self.p()
+
+    def not_run(self, what: str, command: str) -> None:
+        self.sections[-1]["not_run"].append({"what": what, "command": command})
+        self.p(f"*{what}: not run.* Run it with `{command}`.")
+        self.p()
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        self.p("| " + " | ".join(header) + " |")
+        self.p("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+        for r in rows:
+            self.p("| " + " | ".join(r) + " |")
+        self.p()
+
+
+def _run_figures(w: Writer, runs: list[Any], files: dict[str, Any], what: str, key: str, alt: str) -> None:
+    """One stored figure per run, where the run's ``what`` result lists it under ``paths[key]``."""
+    for sp in runs:
+        res = files[sp.name].get(what)
+        if res:
+            w.fig(res.get("paths", {}).get(key), f"{alt} {sp.name}", 520)
