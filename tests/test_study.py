@@ -117,14 +117,14 @@ def test_more_seeds_reuse_the_first(tiny_study):
     assert ran == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1", "lazy-cnn-erm-oracle-s1"}
     assert snapshot(runs, out["runs"]) == before
     text = Path(more["report"]).read_text()
-    assert "| `consistency` | robust | that it is colour | val-recolored | 2 |" in text and " ± " in text
+    assert "| `consistency` | robust | that it is colour | val-recolored | 0.004 | 2 |" in text and " ± " in text
     # the later seed is attacked too, on the pairs only, and the verdict is taken over both seeds
     attacked = {s["target"] for s in more["steps"] if s["step"] == "attack" and s["status"] == "ran"}
     assert attacked == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1"}
     later = json.loads((runs / "lazy-cnn-consistency-s1" / "attack" / "summary.json").read_text())
     assert later["methods"] == {} and len(later["pairs"]["pairs"]) == 4
     assert "per strategy over the seeds whose runs were attacked" in text and "| `consistency` | 2 |" in text
-    assert "2 seed(s) per strategy" in text
+    assert "2 seeds per strategy" in text
 
 
 def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_study):
