@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from lazyartist_cli.data.build import build_splits
@@ -91,3 +92,29 @@ def test_verify_flags_a_wrong_correlation():
     assert not stats["ok"] and not stats["checks"]["aligned_fraction"]
     colors, _ = assign_colors(labels, 0.95, g)
     assert split_stats({"labels": labels, "colors": colors}, 0.95)["ok"]
+
+
+def test_exact_assignment_holds_the_correlation_in_every_class():
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, 10, (2_003,), generator=g)
+    colors, aligned = assign_colors(labels, 0.95, g)  # exact is the default
+    assert torch.equal(aligned, colors == labels)
+    for k in range(10):
+        n_k = int((labels == k).sum())
+        assert int(aligned[labels == k].sum()) == int(math.floor(0.95 * n_k + 0.5))
+    assert not torch.equal(aligned, assign_colors(labels, 0.95, torch.Generator().manual_seed(4))[1])  # a random subset
+    stats = split_stats({"labels": labels, "colors": colors}, 0.95, exact=True)
+    assert stats["ok"] and stats["assignment"] == "exact"
+    # one image moved off its colour breaks the exact per-class count, though it is well inside binomial noise
+    colors[torch.nonzero(aligned).flatten()[0]] = (labels[torch.nonzero(aligned).flatten()[0]] + 1) % 10
+    assert not split_stats({"labels": labels, "colors": colors}, 0.95, exact=True)["checks"]["per_class_aligned"]
+    assert split_stats({"labels": labels, "colors": colors}, 0.95)["ok"]
+
+
+def test_bernoulli_assignment_is_kept_for_old_datasets():
+    labels = torch.arange(10).repeat(1_000)
+    colors, aligned = assign_colors(labels, 0.95, torch.Generator().manual_seed(0), assignment="bernoulli")
+    frac = aligned.float().mean().item()
+    assert frac != 0.95 and abs(frac - 0.95) < 0.01
+    with pytest.raises(ValueError, match="unknown colour assignment"):
+        assign_colors(labels, 0.95, torch.Generator(), assignment="uniform")

@@ -28,6 +28,8 @@ class DataConfig(Section):
     download: bool = True
     protocol: Literal["foreground", "background"] = "foreground"
     correlation: float = Field(0.95, ge=0.0, le=1.0)
+    assignment: Literal["exact", "bernoulli"] = Field(
+        "exact", description="exact: round(correlation * n) aligned images per class; bernoulli: each image independently")
     n_train: int = Field(50_000, ge=10)
     n_val: int = Field(10_000, ge=10)
     n_test: int = Field(10_000, ge=10, le=10_000)
@@ -73,6 +75,7 @@ class DataConfig(Section):
             "base": self.base,
             "protocol": self.protocol,
             "correlation": self.correlation,
+            "assignment": self.assignment,
             "n_train": self.n_train,
             "n_val": self.n_val,
             "n_test": self.n_test,

@@ -3,8 +3,10 @@
 Splits: ``train`` and ``val`` from the base training set (disjoint, a seeded
 permutation), ``test_easy`` and ``test_hard`` from the same base test digits
 with the same background textures, so the two differ only in colour.
-``train``/``val``/``test_easy`` take the class's dominant colour with
-probability ``correlation``; ``test_hard`` never does.
+In ``train``/``val``/``test_easy`` exactly round(``correlation`` x n_k) of
+each class's n_k images take the class's dominant colour (``assignment =
+"exact"``; ``"bernoulli"``: each image with probability ``correlation``);
+``test_hard`` never does.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def build_splits(
     protocol: str = "foreground",
     stripe_prob: float = 0.3,
     progress: Optional[Callable[[str], None]] = None,
+    assignment: str = "exact",
 ) -> dict[str, Split]:
     """All four splits as dicts of tensors (see ``dataset.py`` for the format)."""
     gen = torch.Generator().manual_seed(seed)
@@ -87,12 +90,12 @@ def build_splits(
     test_idx = torch.arange(n_test)
     out: dict[str, Split] = {}
     for name, idx in (("train", train_idx), ("val", val_idx)):
-        colors, _ = assign_colors(train_labels[idx], correlation, gen)
+        colors, _ = assign_colors(train_labels[idx], correlation, gen, assignment=assignment)
         out[name], _ = color_split(train_images[idx], train_labels[idx], colors, palette, protocol, gen, stripe_prob)
         if progress:
             progress(name)
     digits, labels = test_images[test_idx], test_labels[test_idx]
-    easy_colors, _ = assign_colors(labels, correlation, gen)
+    easy_colors, _ = assign_colors(labels, correlation, gen, assignment=assignment)
     hard_colors = conflicting_colors(labels, gen)
     out["test_easy"], textures = color_split(digits, labels, easy_colors, palette, protocol, gen, stripe_prob, keep_textures=True)
     if progress:

@@ -1,8 +1,12 @@
 """Measure a stored dataset against what it claims: correlation, colours, balance.
 
 Tolerances (documented in the README):
-* aligned fraction of train/val/test_easy, overall and per class, within
-  4 binomial standard deviations of the target (plus 0.001); test_hard exactly 0;
+* aligned fraction of train/val/test_easy: a dataset built by exact
+  assignment (the default) holds exactly round(target x n_k) aligned images in
+  every class k (the split within half an image per class of the target); one
+  built by Bernoulli draws (``data.assignment = "bernoulli"``, the datasets of
+  earlier versions) within 4 binomial standard deviations of the target (plus
+  0.001), overall and per class; test_hard exactly 0;
 * counter-example colours: a chi-square test of the 9 "other colour" offsets
   against uniform, failing above 26.12 (p < 0.001 with 8 degrees of freedom);
 * label balance: every class between 5% and 15% of its split.
@@ -15,6 +19,8 @@ from typing import Any
 
 import torch
 
+from .colorize import aligned_count
+
 CHI2_CRIT_DF8 = 26.12  # 0.999 quantile of chi-square with 8 degrees of freedom
 SIGMAS = 4.0
 
@@ -23,8 +29,10 @@ def binomial_tolerance(p: float, n: int) -> float:
     return SIGMAS * math.sqrt(max(p * (1 - p), 0.0) / max(n, 1)) + 1e-3
 
 
-def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 10) -> dict[str, Any]:
-    """Statistics and checks of one split; ``target`` is the expected aligned fraction."""
+def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 10, exact: bool = False) -> dict[str, Any]:
+    """Statistics and checks of one split; ``target`` is the expected aligned fraction.
+    ``exact``: the split was built by exact assignment, so each class must hold exactly
+    ``aligned_count(target, n_k)`` aligned images (else: within a binomial tolerance)."""
     labels, colors = split["labels"], split["colors"]
     aligned = colors == labels
     n = int(labels.shape[0])
@@ -32,6 +40,8 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
     checks: dict[str, bool] = {}
     if target == 0.0:
         checks["aligned_fraction"] = frac == 0.0
+    elif exact:  # per-class rounding moves the whole split by at most half an image per class
+        checks["aligned_fraction"] = abs(frac - target) <= 0.5 * n_classes / max(n, 1)
     else:
         checks["aligned_fraction"] = abs(frac - target) <= binomial_tolerance(target, n)
     per_class = {}
@@ -41,7 +51,12 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
         mask = labels == k
         nk = int(mask.sum())
         fk = aligned[mask].float().mean().item() if nk else 0.0
-        okk = fk == 0.0 if target == 0.0 else abs(fk - target) <= binomial_tolerance(target, nk)
+        if target == 0.0:
+            okk = fk == 0.0
+        elif exact:
+            okk = int(aligned[mask].sum()) == aligned_count(target, nk)
+        else:
+            okk = abs(fk - target) <= binomial_tolerance(target, nk)
         class_ok &= okk
         per_class[str(k)] = {"n": nk, "aligned_fraction": round(fk, 6), "ok": okk}
     checks["per_class_aligned"] = class_ok
@@ -62,7 +77,8 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
         "n": n,
         "aligned_fraction": round(frac, 6),
         "target": target,
-        "tolerance": 0.0 if target == 0.0 else round(binomial_tolerance(target, n), 6),
+        "tolerance": 0.0 if target == 0.0 else round(0.5 * n_classes / max(n, 1) if exact else binomial_tolerance(target, n), 6),
+        "assignment": "exact" if exact else "bernoulli",
         "per_class": per_class,
         "label_counts": counts.tolist(),
         "counter_examples": n_conf,

@@ -78,7 +78,7 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
         torch.from_numpy(raw.train_images), torch.from_numpy(raw.train_labels),
         torch.from_numpy(raw.test_images), torch.from_numpy(raw.test_labels),
         d.palette_rgb(), d.correlation, d.n_train, d.n_val, d.n_test, seed,
-        d.protocol, d.stripe_prob, progress=lambda name: reporter.update("build", 1),
+        d.protocol, d.stripe_prob, progress=lambda name: reporter.update("build", 1), assignment=d.assignment,
     )
     reporter.done("build")
     build_seconds = time.perf_counter() - t0
@@ -95,6 +95,7 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
             "format": "lazy-colored-mnist/1",
             "palette": {"names": d.palette, "rgb": [list(c) for c in d.palette_rgb()]},
             "correlation": d.correlation,
+            "assignment": d.assignment,
             "target_aligned_fraction": _split_targets(d.correlation),
             "measured_aligned_fraction": measured,
             "sizes": sizes,
@@ -170,7 +171,7 @@ def _run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool, reporter: Repo
             reporter.update("verify", 1)
             continue
         data = load_split_file(path)
-        stats[split] = split_stats(data, float(targets[split]))
+        stats[split] = split_stats(data, float(targets[split]), exact=meta.get("assignment") == "exact")
         stats[split]["checks"]["sha256"] = True
         if grids:
             out = sample_grid(data, names, f"{meta['name']} / {split}", final / f"samples_{split}.png")
