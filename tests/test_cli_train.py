@@ -4,6 +4,8 @@ import json
 import shutil
 
 import torch
+
+from lazyartist_cli.precision import resolve_precision
 from typer.testing import CliRunner
 
 from lazyartist_cli.cli.app import app
@@ -35,6 +37,8 @@ def test_train_writes_the_run_and_learns_the_shortcut(trained):
     assert out["best"]["val_acc"] > 0.8 and out["best"]["hard_acc_monitor"] < out["best"]["val_acc"] - 0.4
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["config"]["train"]["strategy"] == "erm" and cfg["environment"]["device"] == "cpu"
+    assert cfg["config"]["train"]["precision"] == "auto"  # as asked; the precision in force is an environment fact
+    assert cfg["environment"]["precision"] == resolve_precision("auto", torch.device("cpu"))
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["model_name"] == "lazy-cnn" and ckpt["epoch"] == out["best_epoch"]
 

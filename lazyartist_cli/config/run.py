@@ -24,6 +24,9 @@ class StudyConfig(Section):
     analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES),
                                 description="analyses besides eval (which always runs), each on its runs (pipeline/analyses.py)")
     attack_every_seed: bool = Field(True, description="also attack the later seeds' runs (the pairs only), for the verdict over seeds")
+    workers: int = Field(0, ge=0, le=64, description="processes running independent steps at once (the trainings, then "
+                         "each run's analyses), each with cores / workers threads; 0: auto (one per core on a CPU, "
+                         "at most 4; 1 on a GPU)")
 
     @field_validator("model")
     @classmethod

@@ -107,6 +107,9 @@ class TrainConfig(Section):
     select: Literal["auto", "val", "val-recolored"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy, or accuracy on validation images "
         "recoloured by colour transforms; auto: val for strategies that know nothing about the bias")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
+        "differentiate through the input), else fp32; the precision in force is stored with the run")
     eval_batch_size: int = Field(BATCH, ge=1, description="images per forward pass when scoring after each epoch")
     train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
     monitor_hard: bool = True

@@ -21,9 +21,10 @@ from ..runs import run_dir, write_lock
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
-    """Logits of ``model`` on x (N, 3, H, W), batched, in eval mode; restores the mode."""
-    with eval_mode(model):
-        return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    """Logits of ``model`` on x (N, 3, H, W), batched, in eval mode and without autograd; restores the mode.
+    Under a bf16 autocast the logits are computed in bf16 and returned as fp32."""
+    with eval_mode(model), torch.inference_mode():
+        return torch.cat([model(x[i : i + batch_size]).float() for i in range(0, x.shape[0], batch_size)])
 
 
 def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

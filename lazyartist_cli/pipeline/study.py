@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..config import RunConfig
 from ..errors import LazyError
@@ -63,9 +63,11 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
     steps: list[dict[str, Any]] = []
     t_study = time.perf_counter()
 
-    def record(step: str, target: str, status: str, t0: float) -> None:
-        steps.append({"step": step, "target": target, "status": status, "seconds": round(time.perf_counter() - t0, 1)})
-        reporter.note(f"{step:<15} {target:<32} {status} ({time.perf_counter() - t0:.1f} s)")
+    def record(step: str, target: str, status: str, t0: float, seconds: Optional[float] = None) -> None:
+        """``seconds``: the step's own time when it ran in a worker (default: since ``t0``)."""
+        seconds = time.perf_counter() - t0 if seconds is None else seconds
+        steps.append({"step": step, "target": target, "status": status, "seconds": round(seconds, 1)})
+        reporter.note(f"{step:<15} {target:<32} {status} ({seconds:.1f} s)")
 
     # data
     t0 = time.perf_counter()
@@ -83,41 +85,43 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
         record("verify-data", cfg.data.name, "ran", t0)
     dataset_fp = read_json(final / METADATA, "dataset metadata").get("fingerprint")
 
-    # training
+    # training, then the analyses: in one process, or in ``workers`` processes when independent steps may overlap
     specs = study_runs(cfg)
-    reporter.start("study-train", "study: training", len(specs))
+    every = [s.name for s in specs]
+    first = [s.name for s in analysed_runs(cfg)]
+    workers = study_workers(cfg)
+    train_jobs = []
     for spec in specs:
-        t0 = time.perf_counter()
         rcfg = run_config(cfg, spec)
         state = _run_state(rcfg, runs_dir)
         if state == "other":
             raise LazyError(
                 f"run {spec.name!r} exists with a different config; move it away or retrain it with `{train_command(spec, cfg)} --force`"
             )
-        if state != "done":
-            run_train(rcfg, runs_dir, resume=state == "partial", reporter=reporter)
-        record("train", spec.name, {"done": "up to date", "partial": "resumed", "absent": "ran"}[state], t0)
-        reporter.update("study-train", 1)
-
-    # analyses: the registry's, each over its runs (pipeline/analyses.py, plan.analysis_plan)
-    every = [s.name for s in specs]
-    first = [s.name for s in analysed_runs(cfg)]
+        train_jobs.append((spec.name, rcfg, state))
+    analysis_jobs: dict[str, list[tuple[str, RunConfig, str, Path]]] = {}  # run -> [(step, step config, fingerprint, marker)]
     for planned in analysis_plan(cfg):
         step, section = planned.analysis.name, planned.options
         attr = planned.analysis.section
         step_cfg = cfg if section is getattr(cfg, attr) else cfg.model_copy(update={attr: section})
-        fn = planned.analysis.runner()
         for name in planned.runs:
+            analysis_jobs.setdefault(name, []).append((step, step_cfg, section.model_dump(mode="json"), _marker(runs_dir, name, step)))
+    if workers > 1:
+        reporter.note(f"study: {workers} worker processes, {job_threads(workers)} thread(s) each")
+        _parallel_steps(train_jobs, analysis_jobs, runs_dir, cfg.seed, dataset_fp, workers, record, reporter)
+    else:
+        reporter.start("study-train", "study: training", len(train_jobs))
+        for name, rcfg, state in train_jobs:
             t0 = time.perf_counter()
-            ckpt = run_dir(runs_dir, name) / "best.pt"
-            fp = _fingerprint(step, section.model_dump(mode="json"), cfg.seed, sha256_file(ckpt), dataset_fp)
-            marker = _marker(runs_dir, name, step)
-            if marker.is_file() and _read_marker(marker) == fp:
-                record(step, name, "up to date", t0)
-                continue
-            fn(step_cfg, runs_dir, [name], reporter=reporter)
-            write_json_atomic(marker, {"step": step, "fingerprint": fp})
-            record(step, name, "ran", t0)
+            if state != "done":
+                run_train(rcfg, runs_dir, resume=state == "partial", reporter=reporter)
+            record("train", name, _TRAIN_STATUS[state], t0)
+            reporter.update("study-train", 1)
+        for name, items in analysis_jobs.items():
+            for step, step_cfg, options, marker in items:
+                t0 = time.perf_counter()
+                status = _analyse(step, step_cfg, options, marker, runs_dir, name, cfg.seed, dataset_fp, reporter)
+                record(step, name, status, t0)
 
     # what each step cost when it last ran (a skipped step keeps its earlier time), then the write-up
     study_file = runs_dir / cfg.report.dir / STUDY_FILE
@@ -139,6 +143,120 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
     record("report", str(rep["path"]), "ran", t0)
     return {"ok": True, "seconds": round(time.perf_counter() - t_study, 1), "steps": steps, "report": str(rep["path"]),
             "runs": every, "analysed": first, "study_file": str(study_file)}
+
+
+_TRAIN_STATUS = {"done": "up to date", "partial": "resumed", "absent": "ran"}
+# the costliest analyses first, so that the last jobs of a parallel study are short ones
+_ANALYSIS_COST = {"sae": 6, "attack": 5, "probe": 4, "gradcam": 3, "eval": 2, "counterfactual": 1}
+
+
+def study_workers(cfg: RunConfig) -> int:
+    """``study.workers`` resolved: 0 means one per core (at most 4) on a CPU and 1 on a GPU."""
+    from ..executors.base import cpu_count
+    from ..seeding import resolve_device
+
+    if cfg.study.workers:
+        return cfg.study.workers
+    if resolve_device(cfg.device).type != "cpu":
+        return 1
+    return max(1, min(cpu_count(), 4))
+
+
+def job_threads(workers: int) -> int:
+    from ..executors.base import cpu_count
+
+    return max(1, cpu_count() // workers)
+
+
+def _analyse(step: str, step_cfg: RunConfig, options: dict[str, Any], marker: Path, runs_dir: Path, name: str,
+             seed: int, dataset_fp: Any, reporter: Reporter = SILENT) -> str:
+    """One analysis of one run, skipped when its marker holds the same fingerprint; the marker is written last."""
+    from .analyses import get_analysis
+
+    fp = _fingerprint(step, options, seed, sha256_file(run_dir(runs_dir, name) / "best.pt"), dataset_fp)
+    if marker.is_file() and _read_marker(marker) == fp:
+        return "up to date"
+    get_analysis(step).runner()(step_cfg, runs_dir, [name], reporter=reporter)
+    write_json_atomic(marker, {"step": step, "fingerprint": fp})
+    return "ran"
+
+
+def _worker_start(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_job(rcfg: RunConfig, runs_dir: Path, state: str) -> float:
+    from .train import run_train
+
+    t0 = time.perf_counter()
+    if state != "done":
+        run_train(rcfg, runs_dir, resume=state == "partial")
+    return time.perf_counter() - t0
+
+
+def _analysis_job(items: list[tuple[str, RunConfig, dict[str, Any], Path]], runs_dir: Path, name: str, seed: int,
+                  dataset_fp: Any) -> list[tuple[str, str, float]]:
+    """Every analysis of one run, in turn (they share the run's write lock): [(step, status, seconds)]."""
+    out = []
+    for step, step_cfg, options, marker in items:
+        t0 = time.perf_counter()
+        status = _analyse(step, step_cfg, options, marker, runs_dir, name, seed, dataset_fp)
+        out.append((step, status, time.perf_counter() - t0))
+    return out
+
+
+def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, dataset_fp: Any, workers: int,
+                    record, reporter: Reporter) -> None:
+    """The trainings (longest first), then each run's analyses, in ``workers`` spawned processes. Every job seeds
+    itself (``run_train`` and the analyses call ``seed_everything``), so the results do not depend on the order.
+    A failed job stops the study with its error once the running ones end."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    def drain(futures: dict[Any, Any], on_done) -> None:
+        pending = set(futures)
+        error = None
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    on_done(futures[fut], fut.result())
+                except Exception as exc:  # the first error wins; queued jobs are cancelled
+                    error = error or exc
+                    for other in pending:
+                        other.cancel()
+        if error is not None:
+            raise error
+
+    def cost(job) -> float:
+        rcfg = job[1]
+        return rcfg.train.epochs * (2.5 if rcfg.train.strategy.startswith("consistency") else 1.0)
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_start, initargs=(job_threads(workers),)) as pool:
+        reporter.start("study-train", "study: training", len(train_jobs))
+        t0 = time.perf_counter()
+        futures = {pool.submit(_train_job, rcfg, runs_dir, state): (name, state)
+                   for name, rcfg, state in sorted(train_jobs, key=cost, reverse=True)}
+
+        def trained(job, seconds) -> None:
+            name, state = job
+            record("train", name, _TRAIN_STATUS[state], t0, seconds)
+            reporter.update("study-train", 1)
+
+        drain(futures, trained)
+        order = sorted(analysis_jobs.items(), key=lambda kv: -sum(_ANALYSIS_COST.get(i[0], 1) for i in kv[1]))
+        reporter.start("study-analyses", "study: analyses", len(order))
+        futures = {pool.submit(_analysis_job, items, runs_dir, name, seed, dataset_fp): name for name, items in order}
+
+        def analysed(name, results) -> None:
+            for step, status, seconds in results:
+                record(step, name, status, t0, seconds)
+            reporter.update("study-analyses", 1)
+
+        drain(futures, analysed)
 
 
 def _read_marker(path: Path) -> Any:

@@ -20,7 +20,8 @@ from ..data.views import model_inputs
 from ..models import build_model, resolve_options
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
-from ..strategies import StrategyContext, build_strategy
+from ..precision import autocast, memory_format, resolve_precision
+from ..strategies import StrategyContext, build_strategy, get_strategy
 from ..data.mnist import NUM_CLASSES
 from ..strategies.colorops import recolor_views
 from .common import environment, loss_and_accuracy, predict
@@ -134,6 +135,8 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     elif resume:
         raise UsageError(f"--resume: run {name!r} does not exist yet ({out})")
     device = resolve_device(cfg.device)  # before anything is created: a missing GPU leaves no empty run
+    precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
+    layout = memory_format(precision, device)
     ensure_dir(out)
 
     seed_everything(cfg.seed)
@@ -150,7 +153,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     n_eval = min(t.train_eval_size, n)
 
     options = resolve_options(t.model, t.model_options)
-    model = build_model(t.model, input=t.input, options=options).to(device)
+    model = build_model(t.model, input=t.input, options=options).to(device, memory_format=layout)
     ctx = StrategyContext(
         model_builder=lambda: build_model(t.model, input=t.input, options=options), n_train=n, num_classes=NUM_CLASSES,
         palette=torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0,
@@ -176,7 +179,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         first_epoch = int(start_ckpt["epoch"]) + 1
         reporter.note(f"resuming {name} after epoch {first_epoch - 1}")
 
-    write_json_atomic(out / "config.json", {"config": resolved, "environment": environment(device), "dataset": {
+    write_json_atomic(out / "config.json", {"config": resolved, "environment": {**environment(device), "precision": precision}, "dataset": {
         "name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
 
     nb = (n + t.batch_size - 1) // t.batch_size
@@ -197,8 +200,10 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
             for group in opt.param_groups:
                 group["lr"] = lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
             idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
-            batch = {"x": x_tr[idx], "y": y_tr[idx], "index": idx}
-            loss, logs = strategy.loss(model, batch)
+            batch = {"x": x_tr[idx].contiguous(memory_format=layout), "y": y_tr[idx], "index": idx}
+            with autocast(precision, device):
+                loss, logs = strategy.loss(model, batch)
+            loss = loss.float()
             if not torch.isfinite(loss):
                 raise LazyError(f"epoch {epoch}, batch {b}: the {t.strategy} loss is not finite ({loss.item()}); lower train.lr")
             opt.zero_grad(set_to_none=True)
@@ -213,9 +218,11 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         seconds = time.perf_counter() - t_ep
         train_images += n
         train_seconds += seconds
-        tr_loss, tr_acc = loss_and_accuracy(predict(model, x_tr[:n_eval], t.eval_batch_size), y_tr[:n_eval])
-        val_loss, val_acc = loss_and_accuracy(predict(model, x_val, t.eval_batch_size), y_val)
-        val_rc_acc = loss_and_accuracy(predict(model, x_val_rc, t.eval_batch_size), y_val)[1]
+        with autocast(precision, device):  # the scores that choose the checkpoint; `lazy eval` re-scores in fp32
+            tr_loss, tr_acc = loss_and_accuracy(predict(model, x_tr[:n_eval], t.eval_batch_size), y_tr[:n_eval])
+            val_loss, val_acc = loss_and_accuracy(predict(model, x_val, t.eval_batch_size), y_val)
+            val_rc_acc = loss_and_accuracy(predict(model, x_val_rc, t.eval_batch_size), y_val)[1]
+            hard_acc = loss_and_accuracy(predict(model, x_hard, t.eval_batch_size), y_hard)[1] if t.monitor_hard else None
         row: dict[str, Any] = {
             "epoch": epoch,
             "train_objective": obj_sum / nb,
@@ -227,7 +234,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
             "lr": opt.param_groups[0]["lr"],
         }
         if t.monitor_hard:
-            row["hard_acc_monitor"] = loss_and_accuracy(predict(model, x_hard, t.eval_batch_size), y_hard)[1]
+            row["hard_acc_monitor"] = hard_acc
         row.update({f"log_{k}": v / nb for k, v in sums.items()})
         row["seconds"] = round(seconds, 3)
         row["images_per_second"] = round(n / seconds, 1)

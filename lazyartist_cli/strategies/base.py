@@ -39,6 +39,8 @@ class Strategy(nn.Module):
     # Adam's learning rate when train.lr is not given; a strategy's own default is chosen on
     # validation data (never test_hard) and stated in its module.
     default_lr: float = 1e-3
+    # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
+    input_gradients: bool = False
 
     def __init__(self, cfg: StrategyConfig, ctx: Optional[StrategyContext] = None):
         super().__init__()

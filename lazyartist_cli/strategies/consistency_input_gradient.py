@@ -28,6 +28,7 @@ class ConsistencyInputGradient(Strategy):
     name = "consistency-input-gradient"
     Config = ConsistencyInputGradientConfig
     knows = "that it is colour"
+    input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)
     default_lr = 3e-3  # consistency's own
 
     def loss(self, model, batch):

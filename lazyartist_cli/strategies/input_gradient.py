@@ -65,6 +65,7 @@ class InputGradient(Strategy):
     name = "input-gradient"
     Config = InputGradientConfig
     knows = "that it is colour"
+    input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)
 
     # The double backward runs on chunks of this many images of the batch: the same
     # loss (sums divided by the batch size), about 20% faster on a 2-core CPU than
