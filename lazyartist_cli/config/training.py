@@ -111,8 +111,10 @@ class TrainConfig(Section):
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")
     eval_batch_size: int = Field(BATCH, ge=1, description="images per forward pass when scoring after each epoch")
-    train_eval_size: int = Field(10_000, ge=0, description="train images re-scored after each epoch")
+    train_eval_size: int = Field(2_000, ge=0, description="train images re-scored after each epoch (logged only)")
     monitor_hard: bool = True
+    monitor_size: int = Field(2_000, ge=0, description="images scored per epoch for what is logged only: the first of "
+                              "test_hard (the hard monitor) and, when the checkpoint rule is val, of recoloured val; 0: all")
 
     @field_validator("model")
     @classmethod

@@ -151,6 +151,9 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     x_val_rc = selection_view(x_val, cfg.seed)
     n = x_tr.shape[0]
     n_eval = min(t.train_eval_size, n)
+    # what is only logged is scored on the first monitor_size images; what chooses the checkpoint on all of val
+    n_mon = t.monitor_size or None
+    n_rc = None if rule == "val-recolored" else n_mon
 
     options = resolve_options(t.model, t.model_options)
     model = build_model(t.model, input=t.input, options=options).to(device, memory_format=layout)
@@ -221,8 +224,9 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         with autocast(precision, device):  # the scores that choose the checkpoint; `lazy eval` re-scores in fp32
             tr_loss, tr_acc = loss_and_accuracy(predict(model, x_tr[:n_eval], t.eval_batch_size), y_tr[:n_eval])
             val_loss, val_acc = loss_and_accuracy(predict(model, x_val, t.eval_batch_size), y_val)
-            val_rc_acc = loss_and_accuracy(predict(model, x_val_rc, t.eval_batch_size), y_val)[1]
-            hard_acc = loss_and_accuracy(predict(model, x_hard, t.eval_batch_size), y_hard)[1] if t.monitor_hard else None
+            val_rc_acc = loss_and_accuracy(predict(model, x_val_rc[:n_rc], t.eval_batch_size), y_val[:n_rc])[1]
+            hard_acc = (loss_and_accuracy(predict(model, x_hard[:n_mon], t.eval_batch_size), y_hard[:n_mon])[1]
+                        if t.monitor_hard else None)
         row: dict[str, Any] = {
             "epoch": epoch,
             "train_objective": obj_sum / nb,

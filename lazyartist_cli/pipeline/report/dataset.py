@@ -16,8 +16,12 @@ def write_dataset(ctx: ReportContext) -> None:
         pal = ds_meta["palette"]
         base_name = ds_meta["base"].get("name") if isinstance(ds_meta.get("base"), dict) else cfg.data.base
         w.p(f"`{cfg.data.name}`: {base_name} digits coloured with the `{ds_meta.get('protocol', cfg.data.protocol)}` protocol; "
-            "class *k* takes its dominant colour with the configured probability in train/val/test_easy and never in test_hard "
-            "(test_easy and test_hard share digits and backgrounds).")
+            + ("in train/val/test_easy exactly round(correlation x n_k) of class *k*'s n_k images, a random subset, take its dominant "
+               "colour (exact assignment), and none in test_hard "
+               if ds_meta.get("assignment") == "exact" else
+               "class *k* takes its dominant colour with the configured probability in train/val/test_easy (each image drawn "
+               "independently) and never in test_hard ")
+            + "(test_easy and test_hard share digits and backgrounds).")
         w.p()
         w.table(["class", "dominant colour", "RGB"], [[str(k), n, str(tuple(c))] for k, (n, c) in enumerate(zip(pal["names"], pal["rgb"]))])
         if ver:

@@ -53,7 +53,9 @@ def write_discussion(ctx: ReportContext) -> None:
         env = conf.get("environment", {})
         w.table(["setting", "value"], [[k, f"`{tr[k]}`"] for k in ("model", "epochs", "batch_size", "lr", "weight_decay")]
                 + [["seeds", ", ".join(str(x) for x in sorted({sp.seed for sp in specs}))],
-                   ["device", f"`{env.get('device')}`"], ["torch", f"`{env.get('torch_version')}`"],
+                   ["device", f"`{env.get('device')}`"],
+                   ["precision", f"`{env.get('precision', 'fp32')}` (training; `lazy eval` and the analyses run in fp32)"],
+                   ["torch", f"`{env.get('torch_version')}`"],
                    ["python", f"`{env.get('python_version')}`"], ["lazy", f"`{env.get('lazy_version')}`"]])
         for sp in [base] + [x for x in specs if x.role == "robust" and x.seed == base.seed]:
             c = _load(files[sp.name].config)
@@ -63,7 +65,8 @@ def write_discussion(ctx: ReportContext) -> None:
     study_rec = _load(w.out_dir / STUDY_FILE)
     if study_rec:
         total = sum(x.get("compute_seconds", 0) for x in study_rec.get("steps", []))
-        w.p(f"Compute recorded by `lazy study` (each step's time when it last ran): {total / 60:.1f} minutes.")
+        w.p(f"Compute recorded by `lazy study` (each step's time when it last ran, summed over steps; steps that ran "
+            f"side by side in worker processes count in full): {total / 60:.1f} minutes.")
         w.p()
     w.p("Commands that reproduce this report (run file: the one given to `lazy study`):")
     w.p()
