@@ -159,6 +159,32 @@ def test_same_study_twice_gives_identical_metrics(tiny_study, tmp_path):
         shutil.move(str(moved), runs)
 
 
+def test_one_process_and_worker_processes_give_identical_metrics(tiny_study, tmp_path):
+    """The fixture ran with study.workers = 0 (auto: one process per core, each with cores / workers threads);
+    in one process, in another order, with the workers' thread count, every stored metric and weight is the
+    same: each step seeds itself. (Float reductions depend on the thread count, which each run's
+    environment records: a 2-thread run differs from a 1-thread one in the last bits, and training grows that.)"""
+    import torch
+
+    from lazyartist_cli.pipeline.study import job_threads
+
+    cfg, runs, out = tiny_study
+    ref = snapshot(runs, out["runs"])
+    moved = tmp_path / "first"
+    shutil.move(str(runs), moved)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(job_threads(out["workers"]))
+        study(cfg, runs, "--set", "study.workers=1")
+        assert snapshot(runs, out["runs"]) == ref
+        env = json.loads((runs / out["runs"][0] / "config.json").read_text())["environment"]
+        assert env["threads"] == job_threads(out["workers"])
+    finally:
+        torch.set_num_threads(threads)
+        shutil.rmtree(runs, ignore_errors=True)
+        shutil.move(str(moved), runs)
+
+
 def test_report_on_nothing_says_not_run(tmp_path, mnist_dir):
     cfg = tiny_config(tmp_path, mnist_dir)
     (tmp_path / "runs").mkdir()  # an empty runs dir (a missing one is an error: tests/test_bad_inputs.py)

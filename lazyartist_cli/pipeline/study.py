@@ -137,12 +137,13 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
             s["compute_seconds"] = old["compute_seconds"]
         elif s["status"] != "up to date":
             s["compute_seconds"] = s["seconds"]
-    write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": round(time.perf_counter() - t_study, 1)})
+    write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": round(time.perf_counter() - t_study, 1),
+                                   "workers": workers})
     t0 = time.perf_counter()
     rep = run_report(cfg, runs_dir, reporter=reporter)
     record("report", str(rep["path"]), "ran", t0)
     return {"ok": True, "seconds": round(time.perf_counter() - t_study, 1), "steps": steps, "report": str(rep["path"]),
-            "runs": every, "analysed": first, "study_file": str(study_file)}
+            "runs": every, "analysed": first, "study_file": str(study_file), "workers": workers}
 
 
 _TRAIN_STATUS = {"done": "up to date", "partial": "resumed", "absent": "ran"}
@@ -209,54 +210,57 @@ def _analysis_job(items: list[tuple[str, RunConfig, dict[str, Any], Path]], runs
 
 def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, dataset_fp: Any, workers: int,
                     record, reporter: Reporter) -> None:
-    """The trainings (longest first), then each run's analyses, in ``workers`` spawned processes. Every job seeds
+    """The trainings (longest first) and each run's analyses in ``workers`` spawned processes; a run's analyses are
+    queued as soon as its training ends, so a worker never idles while the last training runs. Every job seeds
     itself (``run_train`` and the analyses call ``seed_everything``), so the results do not depend on the order.
-    A failed job stops the study with its error once the running ones end."""
+    A failed job stops the study with its error once the running ones end (queued jobs are cancelled)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    def drain(futures: dict[Any, Any], on_done) -> None:
-        pending = set(futures)
-        error = None
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                try:
-                    on_done(futures[fut], fut.result())
-                except Exception as exc:  # the first error wins; queued jobs are cancelled
-                    error = error or exc
-                    for other in pending:
-                        other.cancel()
-        if error is not None:
-            raise error
 
     def cost(job) -> float:
         rcfg = job[1]
         return rcfg.train.epochs * (2.5 if rcfg.train.strategy.startswith("consistency") else 1.0)
 
+    trained_names = {name for name, _, _ in train_jobs}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_start, initargs=(job_threads(workers),)) as pool:
         reporter.start("study-train", "study: training", len(train_jobs))
+        reporter.start("study-analyses", "study: analyses", len(analysis_jobs))
         t0 = time.perf_counter()
-        futures = {pool.submit(_train_job, rcfg, runs_dir, state): (name, state)
+        pending = {pool.submit(_train_job, rcfg, runs_dir, state): ("train", name, state)
                    for name, rcfg, state in sorted(train_jobs, key=cost, reverse=True)}
 
-        def trained(job, seconds) -> None:
-            name, state = job
-            record("train", name, _TRAIN_STATUS[state], t0, seconds)
-            reporter.update("study-train", 1)
+        def analyse(name: str) -> None:
+            if name in analysis_jobs:
+                pending[pool.submit(_analysis_job, analysis_jobs[name], runs_dir, name, seed, dataset_fp)] = ("analyses", name, None)
 
-        drain(futures, trained)
-        order = sorted(analysis_jobs.items(), key=lambda kv: -sum(_ANALYSIS_COST.get(i[0], 1) for i in kv[1]))
-        reporter.start("study-analyses", "study: analyses", len(order))
-        futures = {pool.submit(_analysis_job, items, runs_dir, name, seed, dataset_fp): name for name, items in order}
-
-        def analysed(name, results) -> None:
-            for step, status, seconds in results:
-                record(step, name, status, t0, seconds)
-            reporter.update("study-analyses", 1)
-
-        drain(futures, analysed)
+        for name in analysis_jobs:  # runs the study analyses but does not train (none today) start at once
+            if name not in trained_names:
+                analyse(name)
+        error = None
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, name, state = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # the first error wins; queued jobs are cancelled
+                    error = error or exc
+                    for other in pending:
+                        other.cancel()
+                    continue
+                if kind == "train":
+                    record("train", name, _TRAIN_STATUS[state], t0, result)
+                    reporter.update("study-train", 1)
+                    if error is None:
+                        analyse(name)
+                else:
+                    for step, status, seconds in result:
+                        record(step, name, status, t0, seconds)
+                    reporter.update("study-analyses", 1)
+            pending = {f: v for f, v in pending.items() if not f.cancelled()}
+        if error is not None:
+            raise error
 
 
 def _read_marker(path: Path) -> Any:

@@ -182,7 +182,8 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         first_epoch = int(start_ckpt["epoch"]) + 1
         reporter.note(f"resuming {name} after epoch {first_epoch - 1}")
 
-    write_json_atomic(out / "config.json", {"config": resolved, "environment": {**environment(device), "precision": precision}, "dataset": {
+    write_json_atomic(out / "config.json", {"config": resolved, "environment": {**environment(device), "precision": precision,
+                                                                          "threads": torch.get_num_threads()}, "dataset": {
         "name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
 
     nb = (n + t.batch_size - 1) // t.batch_size
