@@ -223,7 +223,10 @@ def main() -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from lazyartist_cli.pipeline.study import _worker_start, job_threads
+
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                 initargs=(job_threads(args.jobs),)) as pool:  # cores / jobs threads each
             for job, row in zip(jobs, pool.map(_point, jobs)):  # results in plan order
                 show(row, job)
     if not rows:
@@ -235,7 +238,10 @@ def main() -> None:
         + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else [])
         + ([f"--device {args.device}"] if args.device != "cpu" else []) + (["--finished-only"] if args.finished_only else [])
         + ([f"--out {args.out}"] if args.out != "frontier" else []))
-    write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "rows": rows, "summary": summary,
+    ds_meta = read_json(runs / "datasets" / base_cfg.data.name / "metadata.json", "dataset metadata")
+    dataset = {"name": base_cfg.data.name, "fingerprint": ds_meta.get("fingerprint"),
+               "assignment": ds_meta.get("assignment", "bernoulli")}
+    write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "dataset": dataset, "rows": rows, "summary": summary,
                                               "not_finished": skipped,
                                               "seconds": round(time.perf_counter() - t0, 1)})
     with open(out / "frontier.csv", "w", newline="") as fh:

@@ -252,3 +252,13 @@ def test_every_stored_result_matches_its_typed_dict(tiny_study):
                 assert result_problems(kind, upgrade(doc)) == [], (d.name, rel)
                 seen.add(kind)
     assert seen >= {RESULTS["eval/metrics.json"], RESULTS["counterfactual/summary.json"], RESULTS["attack/summary.json"]}
+
+
+def test_frontier_tables_say_when_their_runs_trained_on_another_dataset():
+    from lazyartist_cli.pipeline.report.frontier import _frontier_dataset
+
+    assert "earlier build" in _frontier_dataset({}, "abc")  # tables made before they recorded their dataset
+    same = {"dataset": {"name": "colored-mnist", "fingerprint": "abc", "assignment": "exact"}}
+    assert _frontier_dataset(same, "abc") == ""
+    other = {"dataset": {"name": "colored-mnist", "fingerprint": "old", "assignment": "bernoulli"}}
+    assert "another build" in _frontier_dataset(other, "abc") and "bernoulli" in _frontier_dataset(other, "abc")

@@ -44,7 +44,7 @@ def frontier_verdict(summary: list[dict[str, Any]], lazy_below: float = LAZY_HAR
 
 
 
-def _frontier_section(w: Writer, runs_dir: Path) -> None:
+def _frontier_section(w: Writer, runs_dir: Path, dataset_fp: Any = None) -> None:
     """The laziness frontier (scripts/frontier.py): one table per frontier folder (e.g. one per training recipe)."""
     w.h(3, "Laziness frontier: which networks take the shortcut")
     srcs = sorted(runs_dir.glob(f"{FRONTIER.parent}*/{FRONTIER.name}"))
@@ -54,7 +54,7 @@ def _frontier_section(w: Writer, runs_dir: Path) -> None:
     for src in srcs:
         data = _load(src)
         if data:
-            _frontier_table(w, src, data)
+            _frontier_table(w, src, data, dataset_fp)
 
 
 def _frontier_recipe(summary: list[dict[str, Any]]) -> str:
@@ -65,13 +65,27 @@ def _frontier_recipe(summary: list[dict[str, Any]]) -> str:
     return "Learning rate per role: " + ", ".join(f"{role} {lr:g}" for role, lr in lrs.items() if lr is not None) + "."
 
 
-def _frontier_table(w: Writer, src: Path, data: dict[str, Any]) -> None:
+def _frontier_dataset(data: dict[str, Any], dataset_fp: Any) -> str:
+    """What the table says about the dataset its runs trained on, when that is not the report's own."""
+    ds = data.get("dataset")
+    if not ds:
+        return (" Made before frontier tables recorded their dataset: its runs trained on an earlier build of the dataset "
+                "(colours drawn per image, aligned fractions within about 0.4 points of the target), so compare its "
+                "numbers with the tables above only roughly.")
+    if dataset_fp is not None and ds.get("fingerprint") != dataset_fp:
+        return (f" Its runs trained on another build of `{ds.get('name')}` ({ds.get('assignment')} colour assignment) than "
+                "the report's, so compare its numbers with the tables above only roughly.")
+    return ""
+
+
+def _frontier_table(w: Writer, src: Path, data: dict[str, Any], dataset_fp: Any = None) -> None:
     w.p(f"**`{src.parent.name}`**: per network design (lazy-cnn knobs), plain ERM, the colour-blind oracle and robust strategies, "
         f"{data['epochs']} epochs, checkpoints chosen without hard data. {_frontier_recipe(data['summary'])} "
         "A design is useful for the study when ERM stays lazy (hard < 20%) while the oracle "
         "shows room for shape. kMACs/image is the cost of one forward pass (machine-independent); images/s is the training "
         "throughput of that run on the device it trained on, with other runs sharing the machine, so compare designs by MACs. "
-        f"The study's own network (`{_study_model_label()}`) is the strategy table above. Produced by `{data['command']}`.")
+        f"The study's own network (`{_study_model_label()}`) is the strategy table above. Produced by `{data['command']}`."
+        + _frontier_dataset(data, dataset_fp))
     w.p()
     key = src.parent.name
     rows = []

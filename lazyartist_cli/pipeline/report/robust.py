@@ -41,7 +41,7 @@ def write_robust_training(ctx: ReportContext) -> None:
         _gains(ctx)
     else:
         w.not_run("training", "lazy study -c <run file>")
-    _frontier_section(w, ctx.runs_dir)
+    _frontier_section(w, ctx.runs_dir, (ctx.ds_meta or {}).get("fingerprint"))
     _sweep_sections(w, ctx.runs_dir)
 
 
