@@ -111,3 +111,51 @@ def test_every_attack_is_built_from_config(name):
     if name == "pgd":
         assert (attack.steps, attack.step, attack.seed) == (7, 0.02, 5)
         assert ATTACKS[name].from_config(a, eps=0.03, steps=3).steps == 3
+
+
+class TwoFaced(nn.Module):
+    """Predicts class 3 with certainty under a bf16 autocast and nothing in particular in fp32."""
+
+    def forward(self, x):
+        logits = x.flatten(1)[:, :10] * 1e-3
+        if torch.is_autocast_enabled("cpu"):
+            logits = logits + 20.0 * F.one_hot(torch.full((x.shape[0],), 3), 10)
+        return logits
+
+
+def test_bf16_pgd_stops_an_image_only_when_fp32_agrees():
+    x = torch.rand(6, 3, 8, 8)
+    target = torch.full((6,), 3)
+    pgd = ATTACKS["pgd"](eps=0.05, step=0.01, steps=4)
+    pgd.precision = "bf16"
+    res = pgd(TwoFaced(), x, target)
+    assert not res.success.any() and (res.iterations == 5).all()  # never stopped on a bf16-only success
+
+
+def test_bf16_gradient_steps_find_what_fp32_finds():
+    model, x = toy_model_and_data()
+    target = torch.full((x.shape[0],), 3)
+    from lazyartist_cli.attacks.base import target_loss_grad
+
+    g32, _ = target_loss_grad(model, x, target)
+    g16, _ = target_loss_grad(model, x, target, "bf16")
+    assert g16.dtype == torch.float32 and F.cosine_similarity(g16.flatten(), g32.flatten(), dim=0) > 0.99
+    rates = {}
+    for precision in ("fp32", "bf16"):
+        pgd = ATTACKS["pgd"](eps=0.2, step=0.02, steps=30)
+        pgd.precision = precision
+        res = pgd(model, x, target)
+        rates[precision] = res.success.float().mean().item()
+        stopped = res.iterations <= 30
+        assert torch.equal(res.success, pgd.evaluate(model, res.x_adv, target)[0]) and res.success[stopped].all()
+    assert abs(rates["fp32"] - rates["bf16"]) <= 0.05
+
+
+def test_attack_precision_is_read_from_the_config():
+    from lazyartist_cli.config import load_config
+
+    a = load_config(None, {"attack.precision": "bf16"}).attack
+    assert ATTACKS["pgd"].from_config(a, 0.05).precision == "bf16"
+    assert ATTACKS["pgd"].from_config(load_config(None, {}).attack, 0.05).precision == "auto"
+    with pytest.raises(Exception, match="precision"):
+        load_config(None, {"attack.precision": "fp8"})

@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import INFERENCE_BATCH, eval_mode
+from ..precision import autocast, resolve_precision
 
 
 @dataclass
@@ -25,10 +26,13 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
 
 
-def target_loss_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(d CE(model(x), target) / dx, probabilities at x)."""
+def target_loss_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
+                     precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor]:
+    """(d CE(model(x), target) / dx, probabilities at x); the forward and backward in ``precision`` (bf16: autocast,
+    the gradient returned in fp32 like x)."""
     x = x.detach().requires_grad_(True)
-    logits = model(x)
+    with autocast(precision, x.device):
+        logits = model(x).float()
     (grad,) = torch.autograd.grad(F.cross_entropy(logits, target, reduction="sum"), x)
     return grad, logits.detach().softmax(1)
 
@@ -37,6 +41,7 @@ class Attack:
     name = ""
 
     batch_size = INFERENCE_BATCH  # images attacked together: large enough to amortise per-step overheads, small enough to stay in cache
+    precision = "fp32"  # of the gradient steps (``[attack] precision``; "auto" resolved per device when the attack runs)
 
     @classmethod
     def from_config(cls, a, eps: float, seed: int = 0, steps: int | None = None) -> "Attack":
@@ -44,6 +49,7 @@ class Attack:
         ``eps``; ``a.batch_size`` 0 attacks every image in one batch."""
         attack = cls._construct(a, eps, seed, steps)
         attack.batch_size = a.batch_size or 1 << 62
+        attack.precision = getattr(a, "precision", "fp32")
         return attack
 
     @classmethod
@@ -56,6 +62,9 @@ class Attack:
 
     def run(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> AttackResult:
         raise NotImplementedError
+
+    def step_precision(self, x: torch.Tensor) -> str:
+        return resolve_precision(self.precision, x.device)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> AttackResult:
         with eval_mode(model):

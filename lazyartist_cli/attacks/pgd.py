@@ -5,6 +5,11 @@ the gradient that lowers the target's cross-entropy, then projects onto the
 eps-ball around the original and onto [0, 1]. An image stops as soon as the
 target class has probability >= ``confidence`` (its iteration count is
 recorded). Optional uniform random start inside the ball. x (B, 3, H, W).
+With ``precision = "bf16"`` (``[attack] precision = "auto"`` on hardware with
+native bf16) each step's forward and backward run in bf16 autocast; an image
+stops early only when an fp32 forward agrees that it succeeded, and the final
+success is decided in fp32, so the reported rates are fp32 facts about
+adversarial images found with a lower-precision gradient.
 """
 
 import torch
@@ -30,6 +35,7 @@ class PGD(Attack):
             gen = torch.Generator().manual_seed(self.seed)
             noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(x.device) * self.eps
             x_adv = project(x + noise, x, self.eps)
+        precision = self.step_precision(x)
         b = x.shape[0]
         iterations = torch.full((b,), self.steps + 1, dtype=torch.long, device=x.device)
         active = torch.arange(b, device=x.device)
@@ -45,8 +51,10 @@ class PGD(Attack):
                 ok, _, _ = self.evaluate(model, xa, ta)
                 iterations[active[ok]] = it
                 break
-            grad, probs = target_loss_grad(model, xa, ta)
+            grad, probs = target_loss_grad(model, xa, ta, precision)
             ok = self.succeeded(probs, ta)
+            if precision != "fp32" and ok.any():  # a low-precision success stops an image only if fp32 agrees
+                ok[ok.clone()] = self.evaluate(model, xa[ok], ta[ok])[0]
             if ok.any():
                 iterations[active[ok]] = it
                 keep = ~ok

@@ -82,6 +82,9 @@ class AttackConfig(Section):
     sweep_images: Optional[int] = Field(256, ge=10, description="source images in the eps sweep (the first ones); none: all")
     n_figures: int = Field(4, ge=0, le=32)
     batch_size: int = Field(BATCH, ge=0, description="images attacked together; 0: all source images in one batch")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="PGD's gradient steps in bf16 autocast where the device runs bf16 natively (auto), else fp32; "
+        "every success, early stops included, is decided in fp32")
     pairs: list[tuple[int, int]] = Field(default_factory=lambda: [(7, 3), (1, 7), (0, 6), (4, 8)],
                                          description="source -> target pairs attacked with PGD over eps and the sweep")
     pair_images: int = Field(100, ge=10, description="source images per pair (the first ones of the split)")

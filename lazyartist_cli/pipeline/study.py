@@ -9,6 +9,13 @@ off mid-training is resumed from ``last.pt``); an analysis step is skipped when
 its marker ``<run>/.study/<step>.json`` holds the same fingerprint (a hash of
 the step's config section, the checkpoint's bytes and the dataset). Markers are
 written last, atomically, so a step killed half-way simply runs again.
+
+Parallel: with ``study.workers`` > 1 (the default on a multi-core CPU) the
+trainings and each run's analyses run in spawned worker processes, each with
+cores / workers threads; a run's analyses start when its training ends, in the
+registry's order (they share the run's write lock). Each step seeds itself, so
+the order does not change a number; the thread count can (float reductions),
+and each run records it.
 """
 
 from __future__ import annotations
@@ -99,7 +106,8 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
                 f"run {spec.name!r} exists with a different config; move it away or retrain it with `{train_command(spec, cfg)} --force`"
             )
         train_jobs.append((spec.name, rcfg, state))
-    analysis_jobs: dict[str, list[tuple[str, RunConfig, str, Path]]] = {}  # run -> [(step, step config, fingerprint, marker)]
+    # run -> [(step, step config, the step's options, marker)], in the registry's order
+    analysis_jobs: dict[str, list[tuple[str, RunConfig, dict[str, Any], Path]]] = {}
     for planned in analysis_plan(cfg):
         step, section = planned.analysis.name, planned.options
         attr = planned.analysis.section

@@ -187,6 +187,8 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         "name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
 
     nb = (n + t.batch_size - 1) // t.batch_size
+    reporter.note(f"{name}: {t.strategy} on {device.type}, {precision} training (train.precision = {t.precision}), "
+                  f"lr {lr:g}, {torch.get_num_threads()} thread(s)")
     reporter.start("epochs", f"{name}: epochs", t.epochs)
     reporter.update("epochs", completed=first_epoch - 1)
     reporter.start("batches", "batches", nb)
