@@ -8,7 +8,8 @@ small difference of input gradients. Under bf16 the weights, the optimiser and
 every loss stay fp32; convolutions and matrix products run in bf16 (autocast),
 and on a CPU the model and batches use the channels-last memory format (oneDNN's
 fast path). The per-epoch scores that choose the checkpoint use the same
-precision; ``lazy eval`` and every analysis run in fp32.
+precision; ``lazy eval`` and the analyses run in fp32, except PGD's gradient
+steps (``attack.precision``, also "auto"; every success is decided in fp32).
 
 Measured (``python benchmarks/bench_precision.py``): on this project's 2-core
 AVX512-BF16 CPU, a bf16 channels-last training epoch of the default network
@@ -25,15 +26,26 @@ import torch
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` runs bf16 convolutions natively (fast), not emulated."""
+    """Whether ``device`` runs bf16 natively (fast), not emulated: a CUDA GPU with bf16 units, or a CPU
+    with AVX512-BF16 or AMX-BF16 (oneDNN also "supports" bf16 on any AVX-512 CPU, by emulation, slower
+    than fp32; so the flags are read, not oneDNN's answer)."""
     if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     if device.type == "cpu":
-        try:
-            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
+        return bool(torch.backends.mkldnn.is_available() and _cpu_flags() & {"avx512_bf16", "amx_bf16"})
     return False
 
 

@@ -246,3 +246,20 @@ def test_runs_lists_every_run_with_its_accuracies_and_analyses(trained, tmp_path
     assert rows["base"]["test_hard"] == m["test_hard"] and "datasets" not in rows
     res = invoke(tmp_path / "nope", "runs")
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_resume_refuses_to_change_the_training_precision(trained, tmp_path):
+    runs, _ = trained
+    copy = tmp_path / "runs"
+    shutil.copytree(runs / "datasets", copy / "datasets")
+    shutil.copytree(runs / "base", copy / "base")
+    cfg_path = copy / "base" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    here = cfg["environment"]["precision"]
+    cfg["environment"]["precision"] = "fp32" if here == "bf16" else "bf16"  # as if trained on other hardware
+    cfg_path.write_text(json.dumps(cfg))
+    res = invoke(copy, "train", "--strategy", "erm", "--epochs", "5", "--name", "base", "--set", "train.lr=0.004", "--resume")
+    assert res.exit_code == 2 and "train.precision=" in res.output, res.output
+    res = invoke(copy, "train", "--strategy", "erm", "--epochs", "5", "--name", "base", "--set", "train.lr=0.004", "--resume",
+                 "-q", "--set", f"train.precision={cfg['environment']['precision']}")
+    assert res.exit_code == 0, res.output  # the stored run's precision, asked for explicitly: it goes on

@@ -118,3 +118,11 @@ def test_bernoulli_assignment_is_kept_for_old_datasets():
     assert frac != 0.95 and abs(frac - 0.95) < 0.01
     with pytest.raises(ValueError, match="unknown colour assignment"):
         assign_colors(labels, 0.95, torch.Generator(), assignment="uniform")
+
+
+def test_a_bernoulli_dataset_keeps_the_fingerprint_it_had_before_the_option():
+    from lazyartist_cli.config import load_config
+
+    old = load_config(None, {"data.assignment": "bernoulli"}).data.build_fingerprint(0)
+    assert "assignment" not in old
+    assert load_config(None, {}).data.build_fingerprint(0)["assignment"] == "exact"

@@ -50,3 +50,12 @@ def test_predict_returns_fp32_logits_without_a_graph_under_bf16():
         low = predict(model, x, batch_size=3)
     assert low.dtype == torch.float32
     assert torch.allclose(low, ref, atol=0.05) and not torch.equal(low, ref)  # bf16 rounding, nothing else
+
+
+def test_cpu_bf16_is_native_only_with_the_bf16_instructions(monkeypatch):
+    import lazyartist_cli.precision as precision
+
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx512f", "avx512bw"})  # AVX-512 without bf16: emulated
+    assert not precision.native_bf16(CPU) and resolve_precision("auto", CPU) == "fp32"
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert precision.native_bf16(CPU) == torch.backends.mkldnn.is_available()

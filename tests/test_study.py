@@ -262,3 +262,26 @@ def test_frontier_tables_say_when_their_runs_trained_on_another_dataset():
     assert _frontier_dataset(same, "abc") == ""
     other = {"dataset": {"name": "colored-mnist", "fingerprint": "old", "assignment": "bernoulli"}}
     assert "another build" in _frontier_dataset(other, "abc") and "bernoulli" in _frontier_dataset(other, "abc")
+
+
+def test_parallel_study_notes_a_failed_job_and_cancels_what_is_queued():
+    from concurrent.futures import Future
+
+    from lazyartist_cli.pipeline.study import _drain
+
+    failed, queued = Future(), Future()
+    failed.set_exception(ValueError("boom"))
+    pending = {failed: ("train", "a", "absent"), queued: ("analyses", "b", None)}
+    notes: list[str] = []
+
+    class Notes:
+        def note(self, message):
+            notes.append(message)
+
+        def update(self, *args, **kwargs):
+            pass
+
+    analysed: list[str] = []
+    with pytest.raises(ValueError, match="boom"):
+        _drain(pending, analysed.append, lambda *a: None, Notes(), 0.0)
+    assert queued.cancelled() and not pending and not analysed and "a" in notes[0] and "failed: boom" in notes[0]

@@ -75,7 +75,6 @@ class DataConfig(Section):
             "base": self.base,
             "protocol": self.protocol,
             "correlation": self.correlation,
-            "assignment": self.assignment,
             "n_train": self.n_train,
             "n_val": self.n_val,
             "n_test": self.n_test,
@@ -83,6 +82,8 @@ class DataConfig(Section):
             "palette": self.palette,
             "palette_rgb": [list(c) for c in self.palette_rgb()],
             "stripe_prob": self.stripe_prob,
+            # only when exact: a Bernoulli dataset built before the option existed keeps its fingerprint
+            **({"assignment": self.assignment} if self.assignment != "bernoulli" else {}),
         }
 
 

@@ -155,8 +155,6 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
 
 
 _TRAIN_STATUS = {"done": "up to date", "partial": "resumed", "absent": "ran"}
-# the costliest analyses first, so that the last jobs of a parallel study are short ones
-_ANALYSIS_COST = {"sae": 6, "attack": 5, "probe": 4, "gradcam": 3, "eval": 2, "counterfactual": 1}
 
 
 def study_workers(cfg: RunConfig) -> int:
@@ -218,12 +216,13 @@ def _analysis_job(items: list[tuple[str, RunConfig, dict[str, Any], Path]], runs
 
 def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, dataset_fp: Any, workers: int,
                     record, reporter: Reporter) -> None:
-    """The trainings (longest first) and each run's analyses in ``workers`` spawned processes; a run's analyses are
-    queued as soon as its training ends, so a worker never idles while the last training runs. Every job seeds
-    itself (``run_train`` and the analyses call ``seed_everything``), so the results do not depend on the order.
-    A failed job stops the study with its error once the running ones end (queued jobs are cancelled)."""
+    """The trainings (queued longest first) and each run's analyses in ``workers`` spawned processes; a run's
+    analyses are queued as soon as its training ends (behind the trainings still waiting), so a worker does not
+    idle while the last trainings run. Every job seeds itself (``run_train`` and the analyses call
+    ``seed_everything``), so the results do not depend on the order. A failed job stops the study with its error
+    once the running ones end (queued jobs are cancelled; every error is noted); Ctrl-C cancels what is queued."""
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     def cost(job) -> float:
         rcfg = job[1]
@@ -245,30 +244,45 @@ def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, datase
         for name in analysis_jobs:  # runs the study analyses but does not train (none today) start at once
             if name not in trained_names:
                 analyse(name)
-        error = None
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for fut in done:
-                kind, name, state = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:  # the first error wins; queued jobs are cancelled
-                    error = error or exc
-                    for other in pending:
-                        other.cancel()
-                    continue
-                if kind == "train":
-                    record("train", name, _TRAIN_STATUS[state], t0, result)
-                    reporter.update("study-train", 1)
-                    if error is None:
-                        analyse(name)
-                else:
-                    for step, status, seconds in result:
-                        record(step, name, status, t0, seconds)
-                    reporter.update("study-analyses", 1)
-            pending = {f: v for f, v in pending.items() if not f.cancelled()}
-        if error is not None:
-            raise error
+        try:
+            _drain(pending, analyse, record, reporter, t0)
+        except BaseException:  # Ctrl-C in the parent: drop what is queued, let the workers' own SIGINT end the rest
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _drain(pending: dict[Any, tuple], analyse, record, reporter: Reporter, t0: float) -> None:
+    """Take finished jobs as they come (``analyse`` adds a run's analyses to ``pending``, which is changed in
+    place); every error is noted, the first is raised once the running jobs end."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    error = None
+    while pending:
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for fut in done:
+            kind, name, state = pending.pop(fut)
+            try:
+                result = fut.result()
+            except BaseException as exc:  # the first error wins; queued jobs are cancelled
+                if not fut.cancelled():
+                    reporter.note(f"{kind:<15} {name:<32} failed: {exc}")
+                error = error or exc
+                for other in pending:
+                    other.cancel()
+                continue
+            if kind == "train":
+                record("train", name, _TRAIN_STATUS[state], t0, result)
+                reporter.update("study-train", 1)
+                if error is None:
+                    analyse(name)
+            else:
+                for step, status, seconds in result:
+                    record(step, name, status, t0, seconds)
+                reporter.update("study-analyses", 1)
+        for fut in [f for f in pending if f.cancelled()]:
+            del pending[fut]
+    if error is not None:
+        raise error
 
 
 def _read_marker(path: Path) -> Any:

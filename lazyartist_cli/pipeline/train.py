@@ -28,8 +28,9 @@ from .common import environment, loss_and_accuracy, predict
 from .data import load_verified_split
 from .reporter import SILENT, Reporter
 
-# config keys that may differ when resuming (they do not change what is computed)
-RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data", "download")}
+# config keys that may differ when resuming (they do not change what is computed; device and precision change
+# only float rounding, and the precision in force is checked against the stored run's on resume)
+RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data", "download"), ("train", "precision")}
 # the top-level keys of the run config that define training: the config stored with a run keeps only
 # these (an allow-list: a section added to the run file later does not make every stored run look changed)
 TRAINING_SECTIONS = ("seed", "device", "data", "train", "strategy")
@@ -121,6 +122,9 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     if resume and force:
         raise UsageError("--resume and --force cannot be combined")
     start_ckpt: Optional[dict[str, Any]] = None
+    device = resolve_device(cfg.device)  # before anything is created: a missing GPU leaves no empty run
+    precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
+    layout = memory_format(precision, device)
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):  # dotfiles: temp files of a killed write
         if resume:
             old = read_json(out / "config.json", "run config")
@@ -128,15 +132,16 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
                 raise UsageError(f"--resume: run {name!r} was trained with a different config; use another --name or --force")
             if (out / "last.pt").is_file():
                 start_ckpt = load_checkpoint(out / "last.pt")
+            old_precision = old.get("environment", {}).get("precision")
+            if start_ckpt is not None and old_precision not in (None, precision):
+                raise UsageError(f"--resume: run {name!r} trained its first epochs in {old_precision} and would go on in "
+                                 f"{precision} here; pass --set train.precision={old_precision}")
         elif force:
             shutil.rmtree(out)
         else:
             raise UsageError(f"run {name!r} already exists ({out}); pass --resume to continue it or --force to replace it")
     elif resume:
         raise UsageError(f"--resume: run {name!r} does not exist yet ({out})")
-    device = resolve_device(cfg.device)  # before anything is created: a missing GPU leaves no empty run
-    precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
-    layout = memory_format(precision, device)
     ensure_dir(out)
 
     seed_everything(cfg.seed)

@@ -54,7 +54,8 @@ def write_discussion(ctx: ReportContext) -> None:
         w.table(["setting", "value"], [[k, f"`{tr[k]}`"] for k in ("model", "epochs", "batch_size", "lr", "weight_decay")]
                 + [["seeds", ", ".join(str(x) for x in sorted({sp.seed for sp in specs}))],
                    ["device", f"`{env.get('device')}`"],
-                   ["precision", f"`{env.get('precision', 'fp32')}` (training; `lazy eval` and the analyses run in fp32)"],
+                   ["precision", f"`{env.get('precision', 'fp32')}` (training; `lazy eval` and the analyses run in fp32, but for "
+                    "PGD's gradient steps, `attack.precision`)"],
                    ["torch", f"`{env.get('torch_version')}`"],
                    ["python", f"`{env.get('python_version')}`"], ["lazy", f"`{env.get('lazy_version')}`"]])
         for sp in [base] + [x for x in specs if x.role == "robust" and x.seed == base.seed]:
