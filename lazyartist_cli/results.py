@@ -62,6 +62,7 @@ class AttackSummary(TypedDict):
     clean_source_accuracy: NotRequired[float]
     clean_target_rate: NotRequired[float]
     pairs: NotRequired[dict[str, Any]]
+    precision: NotRequired[str]  # PGD's gradient steps, as resolved on the device (results before it: fp32)
 
 
 class GradcamSummary(TypedDict):

@@ -165,6 +165,7 @@ def test_attack_cli_and_bad_inputs(trained):
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["runs"]["base"]
     pairs = r["pairs"]
+    assert r["precision"] == resolve_precision("auto", torch.device("cpu"))  # PGD's steps, as resolved here
     assert [(p["source"], p["target"]) for p in pairs["pairs"]] == [(7, 3), (0, 6)]
     assert pairs["sweep_eps"] == [0.02, 0.05] and pairs["pooled"]["n"] == 20
     for p in pairs["pairs"]:

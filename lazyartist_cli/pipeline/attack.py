@@ -12,6 +12,7 @@ from ..config import AttackConfig, RunConfig
 from ..figures import to_hwc
 from ..figures.attack import adversarial_panels, success_curves
 from ..metrics import bootstrap_ci
+from ..precision import resolve_precision
 from ..results import AttackSummary
 from ..runs import run_dir, write_json_atomic
 from .common import LoadedRun, for_each_run
@@ -72,8 +73,9 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
     idx = torch.nonzero(y_all == a.source_class).flatten()
     if a.n_images is not None:
         idx = idx[: a.n_images]
+    precision = resolve_precision(a.precision, x_all.device)  # of PGD's gradient steps; successes are fp32
     if a.pairs_only:
-        result = {"run": run.name, "split": a.split, "eps": a.eps, "methods": {}, "sweep": None, "paths": {},
+        result = {"run": run.name, "split": a.split, "eps": a.eps, "precision": precision, "methods": {}, "sweep": None, "paths": {},
                   "pairs": attack_pairs(run, x_all, y_all, meta, a, cfg.seed) if a.pairs else None}
         write_json_atomic(run.path / "attack" / "summary.json", result)
         return result
@@ -105,6 +107,7 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
                                                    f"{run.name}: targeted {a.source_class} -> {a.target_class}"))
     result = {
         "run": run.name, "source_class": a.source_class, "target_class": a.target_class, "eps": a.eps, "split": a.split,
+        "precision": precision,
         "clean_source_accuracy": (clean.argmax(1) == a.source_class).float().mean().item(),
         "clean_target_rate": (clean.argmax(1) == a.target_class).float().mean().item(),
         "methods": headline, "sweep": {"eps": a.sweep, "pgd_steps": a.sweep_steps, "n": n_sweep, "success": curves}, "paths": paths,

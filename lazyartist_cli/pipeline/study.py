@@ -180,6 +180,11 @@ def _analyse(step: str, step_cfg: RunConfig, options: dict[str, Any], marker: Pa
     """One analysis of one run, skipped when its marker holds the same fingerprint; the marker is written last."""
     from .analyses import get_analysis
 
+    if options.get("precision") == "auto":  # what "auto" means on this machine: another device is another result
+        from ..precision import resolve_precision
+        from ..seeding import resolve_device
+
+        options = {**options, "precision": resolve_precision("auto", resolve_device(step_cfg.device))}
     fp = _fingerprint(step, options, seed, sha256_file(run_dir(runs_dir, name) / "best.pt"), dataset_fp)
     if marker.is_file() and _read_marker(marker) == fp:
         return "up to date"
