@@ -233,7 +233,6 @@ def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, datase
         rcfg = job[1]
         return rcfg.train.epochs * (2.5 if rcfg.train.strategy.startswith("consistency") else 1.0)
 
-    trained_names = {name for name, _, _ in train_jobs}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_start, initargs=(job_threads(workers),)) as pool:
         reporter.start("study-train", "study: training", len(train_jobs))
@@ -246,9 +245,6 @@ def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, datase
             if name in analysis_jobs:
                 pending[pool.submit(_analysis_job, analysis_jobs[name], runs_dir, name, seed, dataset_fp)] = ("analyses", name, None)
 
-        for name in analysis_jobs:  # runs the study analyses but does not train (none today) start at once
-            if name not in trained_names:
-                analyse(name)
         try:
             _drain(pending, analyse, record, reporter, t0)
         except BaseException:  # Ctrl-C in the parent: drop what is queued, let the workers' own SIGINT end the rest
