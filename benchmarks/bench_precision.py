@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from lazyartist_cli.allocator import tune_allocator
 from lazyartist_cli.config import load_config
 from lazyartist_cli.models import build_model
 from lazyartist_cli.pipeline.data import load_verified_split, run_make_data
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"))
     args = ap.parse_args()
+    tune_allocator()  # as every `lazy` process does (benchmarks/bench_allocator.py: what it changes)
     cfg = load_config(None, {"device": "cpu"})
     run_make_data(cfg, args.runs_dir)  # reused when it exists
     x, y = load_verified_split(args.runs_dir, cfg.data.name, "train")[0].tensors()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_epoch_cost import bare_epoch  # noqa: E402
 
+from lazyartist_cli.allocator import tune_allocator  # noqa: E402
 from lazyartist_cli.config import load_config  # noqa: E402
 from lazyartist_cli.pipeline.data import load_verified_split, run_make_data  # noqa: E402
 from lazyartist_cli.pipeline.study import run_study  # noqa: E402
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="reuse an existing runs dir instead of starting fresh")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args()
+    allocator = tune_allocator()  # as `lazy` does: the bare epoch and the study run in the same allocator state
 
     over = {"device": args.device}
     for item in args.set:
@@ -75,7 +77,7 @@ def main() -> None:
         steps[s["step"]] = steps.get(s["step"], 0.0) + s["seconds"]
     steps["make-data"] = steps.get("make-data", 0.0) + data_s
     out = {
-        "run_file": str(args.run_file), "overrides": over, "seeds": cfg.study.seeds, "device": args.device,
+        "run_file": str(args.run_file), "overrides": over, "allocator": allocator, "seeds": cfg.study.seeds, "device": args.device,
         "bare_epoch_seconds": {"before": [round(t, 3) for t in before], "after": [round(t, 3) for t in after],
                                "unit": round(unit, 3), "drift_after_over_before": round(min(after) / min(before), 3)},
         "study_seconds": round(study_s, 1), "study_units": round(study_s / unit, 1),

@@ -3,6 +3,7 @@
 import typer
 
 from .. import __version__
+from ..allocator import tune_allocator
 from . import attack, data, evaluate, interpret, study, train
 
 app = typer.Typer(
@@ -32,4 +33,5 @@ def main_callback(
 
 
 def main() -> None:
+    tune_allocator()  # before any tensor: see allocator.py
     app()

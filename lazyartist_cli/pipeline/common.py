@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import __version__
+from ..allocator import allocator_state
 from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..errors import LazyError, UsageError
 from ..models import INFERENCE_BATCH, eval_mode
@@ -37,6 +38,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "device": str(device),
+        "allocator": allocator_state(),
         "cuda_device": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

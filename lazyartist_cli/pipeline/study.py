@@ -196,6 +196,9 @@ def _analyse(step: str, step_cfg: RunConfig, options: dict[str, Any], marker: Pa
 def _worker_start(threads: int) -> None:
     import torch
 
+    from ..allocator import tune_allocator
+
+    tune_allocator()
     torch.set_num_threads(threads)
 
 

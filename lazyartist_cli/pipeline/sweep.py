@@ -46,6 +46,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..allocator import tune_allocator
 from ..config import RunConfig, load_config
 from ..errors import ConfigError, LazyError, UsageError
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text_atomic
@@ -175,6 +176,7 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None) -> Sweep:
 
 def run_point(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume, or reuse) and evaluate one point; never raises: a failure is a row with its error."""
+    tune_allocator()  # this may be a fresh worker process (process or Ray executor)
     import torch
 
     from .evaluate import run_eval
