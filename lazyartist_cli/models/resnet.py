@@ -6,13 +6,14 @@ max-pool, as is usual for CIFAR-sized inputs. 10 classes.
 """
 
 import torch.nn as nn
-from torchvision.models import resnet18
 
 from . import register
 
 
 @register("resnet18")
 def build(num_classes: int = 10) -> nn.Module:
+    from torchvision.models import resnet18  # imported here: torchvision costs ~2 s of every `lazy` start-up
+
     model = resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
