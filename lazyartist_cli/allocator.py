@@ -9,15 +9,17 @@ happened to allocate before, so the same loop ran 2-3x slower in one process
 than in another on this project's machine (``benchmarks/bench_allocator.py``
 measures both). ``tune_allocator`` sets the thresholds once, at the start of
 every ``lazy`` process and worker: blocks up to 32 MiB come from the heap, and
-up to 256 MiB of freed heap stays mapped for reuse. Numbers are unchanged (the
-allocator does not touch values). Elsewhere than glibc (macOS, musl) it does
-nothing; ``LAZY_MALLOC=default`` turns it off.
+up to 256 MiB of freed heap stays mapped for reuse (the price: a process may
+hold that much more memory than it uses). Numbers are unchanged (the allocator
+does not touch values). Elsewhere than glibc (macOS, musl) it does nothing;
+``LAZY_MALLOC=default`` (or ``off``) turns it off. Under a preloaded allocator
+(jemalloc, tcmalloc) glibc's ``mallopt`` still answers, so the state reads
+"tuned" with no effect.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -25,6 +27,7 @@ M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit)
 TRIM_THRESHOLD = 256 * 2**20
+OFF = ("default", "off", "0", "no", "false")
 
 _state: str | None = None
 
@@ -44,13 +47,12 @@ def allocator_state() -> str:
 
 
 def _tune() -> str:
-    if os.environ.get("LAZY_MALLOC", "").strip().lower() == "default" or not sys.platform.startswith("linux"):
+    if os.environ.get("LAZY_MALLOC", "").strip().lower() in OFF or not sys.platform.startswith("linux"):
         return "default"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded (glibc; musl has no such call)
+        mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    except Exception:  # noqa: BLE001 - a speed setting must never stop a command
         return "default"
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     return "tuned" if ok else "default"

@@ -12,7 +12,7 @@ rule (the run's own: easy val, or recoloured val) over the first E rows of its
 `history.jsonl` and prints what that checkpoint scored: easy val, recoloured
 val, and the test_hard monitor (the first `train.monitor_size` hard images,
 logged per epoch, never used to choose). Mean ± sample std over seeds, per
-strategy, next to each run's cost in epochs of its strategy. A cosine schedule
+strategy. A cosine schedule
 is not a prefix of a longer run (its rate depends on the total), so it cannot
 be read this way (the script refuses such runs).
 """
@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--budgets", type=int, nargs="+", default=[6, 8, 10, 12])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if min(args.budgets) < 1:
+        raise SystemExit("--budgets: every budget must be at least 1 epoch")
     cfg = load_config(args.run_file, {"study.seeds": args.seeds})
     groups: dict[str, list] = {}
     for spec in study_runs(cfg):

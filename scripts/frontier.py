@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lazyartist_cli.allocator import tune_allocator
 from lazyartist_cli.config import load_config
 from lazyartist_cli.models import resolve_options
 from lazyartist_cli.pipeline.data import run_make_data, run_verify_data
@@ -193,6 +194,7 @@ def main() -> None:
     ap.add_argument("--finished-only", action="store_true",
                     help="train nothing: tabulate the points whose runs are finished (e.g. trained elsewhere and copied in)")
     args = ap.parse_args()
+    tune_allocator()  # as every `lazy` process does
     if not args.out.startswith("frontier") or "/" in args.out:
         raise SystemExit("frontier: --out must be a folder name starting with 'frontier'")
     runs = args.runs

@@ -285,3 +285,27 @@ def test_parallel_study_notes_a_failed_job_and_cancels_what_is_queued():
     with pytest.raises(ValueError, match="boom"):
         _drain(pending, analysed.append, lambda *a: None, Notes(), 0.0)
     assert queued.cancelled() and not pending and not analysed and "a" in notes[0] and "failed: boom" in notes[0]
+
+
+def test_a_study_that_fails_records_the_steps_that_finished(tiny_study, tmp_path, monkeypatch):
+    import lazyartist_cli.pipeline.study as study_mod
+    from lazyartist_cli.errors import LazyError
+
+    cfg, runs, _ = tiny_study
+    fresh = tmp_path / "runs"
+    shutil.copytree(runs / "datasets", fresh / "datasets")
+
+    def failing(step, *args, **kwargs):
+        raise LazyError(f"{step}: boom")
+
+    monkeypatch.setattr(study_mod, "_analyse", failing)  # one process: the trainings run, the first analysis fails
+    res = runner.invoke(app, ["study", str(cfg), "--runs-dir", str(fresh), "--device", "cpu", "-q", "--set", "study.workers=1"])
+    assert res.exit_code == 1 and "boom" in res.output
+    rec = json.loads((fresh / "report" / "study.json").read_text())
+    assert rec["complete"] is False
+    trained = [s for s in rec["steps"] if s["step"] == "train"]
+    assert len(trained) == 3 and all(s["status"] == "ran" and s["compute_seconds"] > 0 for s in trained)
+    assert not any(s["step"] in ("eval", "attack") for s in rec["steps"])
+    rep = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(fresh), "-q"])  # a report of what exists
+    assert rep.exit_code == 0, rep.output
+    assert "counts only the steps that finished" in (fresh / "report" / "REPORT.md").read_text()

@@ -33,5 +33,5 @@ def main_callback(
 
 
 def main() -> None:
-    tune_allocator()  # before any tensor: see allocator.py
+    tune_allocator()  # before the command allocates its tensors: see allocator.py
     app()

@@ -114,25 +114,38 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
         step_cfg = cfg if section is getattr(cfg, attr) else cfg.model_copy(update={attr: section})
         for name in planned.runs:
             analysis_jobs.setdefault(name, []).append((step, step_cfg, section.model_dump(mode="json"), _marker(runs_dir, name, step)))
-    if workers > 1:
-        reporter.note(f"study: {workers} worker processes, {job_threads(workers)} thread(s) each")
-        _parallel_steps(train_jobs, analysis_jobs, runs_dir, cfg.seed, dataset_fp, workers, record, reporter)
-    else:
-        reporter.start("study-train", "study: training", len(train_jobs))
-        for name, rcfg, state in train_jobs:
-            t0 = time.perf_counter()
-            if state != "done":
-                run_train(rcfg, runs_dir, resume=state == "partial", reporter=reporter)
-            record("train", name, _TRAIN_STATUS[state], t0)
-            reporter.update("study-train", 1)
-        for name, items in analysis_jobs.items():
-            for step, step_cfg, options, marker in items:
-                t0 = time.perf_counter()
-                status = _analyse(step, step_cfg, options, marker, runs_dir, name, cfg.seed, dataset_fp, reporter)
-                record(step, name, status, t0)
-
-    # what each step cost when it last ran (a skipped step keeps its earlier time), then the write-up
     study_file = runs_dir / cfg.report.dir / STUDY_FILE
+    try:
+        if workers > 1:
+            reporter.note(f"study: {workers} worker processes, {job_threads(workers)} thread(s) each")
+            _parallel_steps(train_jobs, analysis_jobs, runs_dir, cfg.seed, dataset_fp, workers, record, reporter)
+        else:
+            reporter.start("study-train", "study: training", len(train_jobs))
+            for name, rcfg, state in train_jobs:
+                t0 = time.perf_counter()
+                if state != "done":
+                    run_train(rcfg, runs_dir, resume=state == "partial", reporter=reporter)
+                record("train", name, _TRAIN_STATUS[state], t0)
+                reporter.update("study-train", 1)
+            for name, items in analysis_jobs.items():
+                for step, step_cfg, options, marker in items:
+                    t0 = time.perf_counter()
+                    status = _analyse(step, step_cfg, options, marker, runs_dir, name, cfg.seed, dataset_fp, reporter)
+                    record(step, name, status, t0)
+    except BaseException:  # what finished is recorded even when a step failed (a rerun skips it and keeps its cost)
+        _write_record(study_file, steps, t_study, workers, complete=False)
+        raise
+    _write_record(study_file, steps, t_study, workers, complete=True)
+
+    t0 = time.perf_counter()
+    rep = run_report(cfg, runs_dir, reporter=reporter)
+    record("report", str(rep["path"]), "ran", t0)
+    return {"ok": True, "seconds": round(time.perf_counter() - t_study, 1), "steps": steps, "report": str(rep["path"]),
+            "runs": every, "analysed": first, "study_file": str(study_file), "workers": workers}
+
+
+def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float, workers: int, complete: bool) -> None:
+    """``study.json``: what each step cost when it last ran (a skipped step keeps its earlier time)."""
     earlier = {}
     if study_file.is_file():
         try:
@@ -146,12 +159,7 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
         elif s["status"] != "up to date":
             s["compute_seconds"] = s["seconds"]
     write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": round(time.perf_counter() - t_study, 1),
-                                   "workers": workers})
-    t0 = time.perf_counter()
-    rep = run_report(cfg, runs_dir, reporter=reporter)
-    record("report", str(rep["path"]), "ran", t0)
-    return {"ok": True, "seconds": round(time.perf_counter() - t_study, 1), "steps": steps, "report": str(rep["path"]),
-            "runs": every, "analysed": first, "study_file": str(study_file), "workers": workers}
+                                   "workers": workers, "complete": complete})
 
 
 _TRAIN_STATUS = {"done": "up to date", "partial": "resumed", "absent": "ran"}

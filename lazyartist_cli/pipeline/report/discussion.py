@@ -66,8 +66,10 @@ def write_discussion(ctx: ReportContext) -> None:
     study_rec = _load(w.out_dir / STUDY_FILE)
     if study_rec:
         total = sum(x.get("compute_seconds", 0) for x in study_rec.get("steps", []))
+        partial = (" The last `lazy study` stopped at a failed step, so this counts only the steps that finished."
+                   if study_rec.get("complete") is False else "")
         w.p(f"Compute recorded by `lazy study` (each step's time when it last ran, summed over steps; steps that ran "
-            f"side by side in worker processes count in full): {total / 60:.1f} minutes.")
+            f"side by side in worker processes count in full): {total / 60:.1f} minutes.{partial}")
         w.p()
     w.p("Commands that reproduce this report (run file: the one given to `lazy study`):")
     w.p()
