@@ -309,3 +309,23 @@ def test_a_study_that_fails_records_the_steps_that_finished(tiny_study, tmp_path
     rep = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(fresh), "-q"])  # a report of what exists
     assert rep.exit_code == 0, rep.output
     assert "counts only the steps that finished" in (fresh / "report" / "REPORT.md").read_text()
+
+
+def test_study_analysed_limits_the_per_model_analyses_and_the_report_says_so(tiny_study, tmp_path):
+    from lazyartist_cli.config import load_config
+    from lazyartist_cli.pipeline.plan import analysis_plan
+
+    cfg, runs, _ = tiny_study
+    conf = load_config(cfg, {"study.analysed": ["erm"], "study.seeds": 2})
+    plan = {(p.analysis.name, p.runs) for p in analysis_plan(conf)}
+    assert ("attack", ("lazy-cnn-erm-s0",)) in plan and ("attack", ("lazy-cnn-erm-s1",)) in plan  # the later seeds' pairs too
+    assert not any("consistency" in run for name, names in plan if name == "attack" for run in names)
+    assert any(name == "counterfactual" and "lazy-cnn-consistency-s0" in names for name, names in plan)  # every run still
+    fresh = tmp_path / "runs"
+    shutil.copytree(runs, fresh)
+    rep = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(fresh), "-q", "--set", 'study.analysed=["erm"]'])
+    assert rep.exit_code == 0, rep.output
+    text = (fresh / "report" / "REPORT.md").read_text()
+    assert "look only at `erm` (`study.analysed`)" in text and "attack on lazy-cnn-consistency-s0: not run" not in text
+    bad = runner.invoke(app, ["study", str(cfg), "--runs-dir", str(fresh), "-q", "--set", 'study.analysed=["lff"]'])
+    assert bad.exit_code == 2 and "analysed: 'lff' is not in the study" in bad.output

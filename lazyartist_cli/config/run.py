@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..pipeline.analyses import STUDY_ANALYSES
 from .analyses import AttackConfig, CounterfactualConfig, EvalConfig, GradcamConfig, ProbeConfig, SAEConfig
@@ -23,6 +23,8 @@ class StudyConfig(Section):
     oracle: bool = Field(True, description="also train the baseline on colour-blind copies (the colour-free ceiling)")
     analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES),
                                 description="analyses besides eval (which always runs), each on its runs (pipeline/analyses.py)")
+    analysed: list[str] = Field(default_factory=list, description="strategies whose runs get the per-model analyses "
+                                "(gradcam, probe, attack, sae: the 'first' scope); [] : the baseline and every strategy")
     attack_every_seed: bool = Field(True, description="also attack the later seeds' runs (the pairs only), for the verdict over seeds")
     workers: int = Field(0, ge=0, le=64, description="processes running independent steps at once (the trainings, then "
                          "each run's analyses), each with cores / workers threads; 0: auto (one per core on a CPU, "
@@ -46,6 +48,16 @@ class StudyConfig(Section):
         if len(set(v)) != len(v):
             raise ValueError("strategies are listed twice")
         return v
+
+    @model_validator(mode="after")
+    def _analysed_in_study(self):
+        studied = [self.baseline, *self.strategies]
+        bad = [name for name in self.analysed if name not in studied]
+        if bad:
+            raise ValueError(f"analysed: {bad[0]!r} is not in the study (baseline and strategies: {', '.join(studied)})")
+        if len(set(self.analysed)) != len(self.analysed):
+            raise ValueError("analysed: a strategy is listed twice")
+        return self
 
     @field_validator("analyses")
     @classmethod

@@ -34,7 +34,9 @@ def write_summary(ctx: ReportContext) -> None:
     w.p(f"**What was done.** A {s.model} was trained on Colored-MNIST ({cfg.data.correlation:.0%} digit-colour agreement in the easy "
         f"splits, none in the hard split) with the baseline `{s.baseline}` and the robust strategies "
         f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {_seeds(s.seeds)}"
-        + (", plus a colour-blind oracle (the baseline fed copies with every stroke recoloured to one colour)" if s.oracle else "") + f". {len(done)} parts of the study are present.")
+        + (", plus a colour-blind oracle (the baseline fed copies with every stroke recoloured to one colour)" if s.oracle else "") + f". {len(done)} parts of the study are present."
+        + (f" The per-model analyses (Grad-CAM, probes, attacks, SAEs) look only at {', '.join(f'`{x}`' for x in s.analysed)} "
+           "(`study.analysed`); the other strategies have accuracies and counterfactuals only." if s.analysed else ""))
     w.p()
     if missing:
         w.p(f"**What was not done** ({len(missing)} parts; each can be run with the command shown):")
