@@ -323,9 +323,55 @@ def test_study_analysed_limits_the_per_model_analyses_and_the_report_says_so(tin
     assert any(name == "counterfactual" and "lazy-cnn-consistency-s0" in names for name, names in plan)  # every run still
     fresh = tmp_path / "runs"
     shutil.copytree(runs, fresh)
+    shutil.rmtree(fresh / "lazy-cnn-consistency-s0" / "attack")  # as if the study had been run with analysed = ["erm"]
     rep = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(fresh), "-q", "--set", 'study.analysed=["erm"]'])
     assert rep.exit_code == 0, rep.output
     text = (fresh / "report" / "REPORT.md").read_text()
-    assert "look only at `erm` (`study.analysed`)" in text and "attack on lazy-cnn-consistency-s0: not run" not in text
-    bad = runner.invoke(app, ["study", str(cfg), "--runs-dir", str(fresh), "-q", "--set", 'study.analysed=["lff"]'])
-    assert bad.exit_code == 2 and "analysed: 'lff' is not in the study" in bad.output
+    assert "look only at `erm` (`study.analysed`); `consistency` has eval and counterfactual only" in text
+    assert "lazy-cnn-consistency-s0: not run" not in text  # not a missing part: left out on purpose
+    full = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(fresh), "-q"])
+    assert full.exit_code == 0 and "attack on lazy-cnn-consistency-s0: not run" in (fresh / "report" / "REPORT.md").read_text()
+    for value, message in [('["lff"]', "study.analysed: 'lff' is not in the study"),
+                           ('["consistency"]', "study.analysed: must include the baseline 'erm'"),
+                           ('["erm", "erm"]', "study.analysed: 'erm' is listed twice")]:
+        bad = runner.invoke(app, ["study", str(cfg), "--runs-dir", str(fresh), "-q", "--set", f"study.analysed={value}"])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+
+
+def test_parallel_study_keeps_the_analyses_that_finished_before_one_failed():
+    from concurrent.futures import Future
+
+    from lazyartist_cli.errors import LazyError
+    from lazyartist_cli.pipeline.study import _drain
+
+    partial, queued = Future(), Future()
+    partial.set_result(([("eval", "ran", 2.5)], LazyError("attack: boom")))  # what _analysis_job returns on a failure
+    pending = {partial: ("analyses", "b", None), queued: ("analyses", "c", None)}
+    recorded: list[tuple] = []
+
+    class Notes:
+        def note(self, message):
+            self.last = message
+
+        def update(self, *args, **kwargs):
+            pass
+
+    notes = Notes()
+    with pytest.raises(LazyError, match="attack: boom"):
+        _drain(pending, lambda name: None, lambda *a: recorded.append(a[:3] + a[4:]), notes, 0.0)
+    assert recorded == [("eval", "b", "ran", 2.5)] and queued.cancelled() and "failed: attack: boom" in notes.last
+
+
+def test_a_partial_study_record_keeps_the_steps_it_did_not_reach(tmp_path):
+    from lazyartist_cli.pipeline.study import _write_record
+
+    path = tmp_path / "study.json"
+    old = [{"step": "train", "target": "a", "status": "ran", "seconds": 9.0, "compute_seconds": 9.0},
+           {"step": "sae", "target": "a", "status": "ran", "seconds": 4.0, "compute_seconds": 4.0}]
+    path.write_text(json.dumps({"steps": old}))
+    _write_record(path, [{"step": "train", "target": "a", "status": "up to date", "seconds": 0.0}], 0.0, 1, complete=False)
+    rec = json.loads(path.read_text())
+    assert rec["complete"] is False and [(s["step"], s["compute_seconds"]) for s in rec["steps"]] == [("train", 9.0), ("sae", 4.0)]
+    _write_record(path, [{"step": "train", "target": "a", "status": "up to date", "seconds": 0.0}], 0.0, 1, complete=True)
+    rec = json.loads(path.read_text())  # a complete study records what it planned, nothing else
+    assert rec["complete"] is True and [(s["step"], s["compute_seconds"]) for s in rec["steps"]] == [("train", 9.0)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..pipeline.analyses import STUDY_ANALYSES
 from .analyses import AttackConfig, CounterfactualConfig, EvalConfig, GradcamConfig, ProbeConfig, SAEConfig
@@ -49,15 +49,24 @@ class StudyConfig(Section):
             raise ValueError("strategies are listed twice")
         return v
 
-    @model_validator(mode="after")
-    def _analysed_in_study(self):
-        studied = [self.baseline, *self.strategies]
-        bad = [name for name in self.analysed if name not in studied]
-        if bad:
-            raise ValueError(f"analysed: {bad[0]!r} is not in the study (baseline and strategies: {', '.join(studied)})")
-        if len(set(self.analysed)) != len(self.analysed):
-            raise ValueError("analysed: a strategy is listed twice")
-        return self
+    @field_validator("analysed")
+    @classmethod
+    def _analysed_in_study(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if not v:
+            return v
+        baseline, strategies = info.data.get("baseline"), info.data.get("strategies")
+        if baseline is None or strategies is None:  # already reported as invalid
+            return v
+        studied = [baseline, *strategies]
+        for name in v:
+            if name not in studied:
+                raise ValueError(f"{name!r} is not in the study (baseline and strategies: {', '.join(studied)})")
+        if baseline not in v:
+            raise ValueError(f"must include the baseline {baseline!r} (every analysis compares against it)")
+        twice = sorted({name for name in v if v.count(name) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return v
 
     @field_validator("analyses")
     @classmethod

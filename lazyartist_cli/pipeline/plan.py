@@ -35,7 +35,7 @@ def study_runs(cfg: RunConfig) -> list[RunSpec]:
     return out
 
 
-def _analysed(cfg: RunConfig, spec: RunSpec) -> bool:
+def analysed(cfg: RunConfig, spec: RunSpec) -> bool:
     """Whether the per-model analyses look at this run's strategy (``study.analysed``; empty: every one)."""
     return spec.role != "oracle" and (not cfg.study.analysed or spec.strategy in cfg.study.analysed)
 
@@ -43,7 +43,7 @@ def _analysed(cfg: RunConfig, spec: RunSpec) -> bool:
 def analysed_runs(cfg: RunConfig) -> list[RunSpec]:
     """The runs the per-model analyses look at: the first seed of the baseline and of each strategy
     (of those ``study.analysed`` names, when it names some)."""
-    return [r for r in study_runs(cfg) if r.seed == cfg.seed and _analysed(cfg, r)]
+    return [r for r in study_runs(cfg) if r.seed == cfg.seed and analysed(cfg, r)]
 
 
 def run_config(cfg: RunConfig, spec: RunSpec) -> RunConfig:
@@ -76,7 +76,7 @@ def analysis_plan(cfg: RunConfig) -> list[AnalysisStep]:
     runs = {"every": tuple(s.name for s in specs), "first": tuple(s.name for s in analysed_runs(cfg))}
     wanted = set(cfg.study.analyses)
     plan = [AnalysisStep(a, runs[a.scope], getattr(cfg, a.section)) for a in ANALYSES.values() if a.always or a.name in wanted]
-    later = tuple(s.name for s in specs if _analysed(cfg, s) and s.name not in runs["first"])
+    later = tuple(s.name for s in specs if analysed(cfg, s) and s.name not in runs["first"])
     if "attack" in wanted and cfg.study.attack_every_seed and later:
         plan.append(AnalysisStep(get_analysis("attack"), later, cfg.attack.model_copy(update={"pairs_only": True})))
     return plan

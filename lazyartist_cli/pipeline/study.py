@@ -133,7 +133,10 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
                     status = _analyse(step, step_cfg, options, marker, runs_dir, name, cfg.seed, dataset_fp, reporter)
                     record(step, name, status, t0)
     except BaseException:  # what finished is recorded even when a step failed (a rerun skips it and keeps its cost)
-        _write_record(study_file, steps, t_study, workers, complete=False)
+        try:
+            _write_record(study_file, steps, t_study, workers, complete=False)
+        except Exception as exc:  # noqa: BLE001 - the step's own error is the one to report
+            reporter.note(f"study: could not write {study_file}: {exc}")
         raise
     _write_record(study_file, steps, t_study, workers, complete=True)
 
@@ -158,6 +161,9 @@ def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float,
             s["compute_seconds"] = old["compute_seconds"]
         elif s["status"] != "up to date":
             s["compute_seconds"] = s["seconds"]
+    if not complete:  # the steps this invocation did not reach keep what the earlier record knew of them
+        reached = {(s["step"], s["target"]) for s in steps}
+        steps = steps + [old for key, old in earlier.items() if key not in reached]
     write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": round(time.perf_counter() - t_study, 1),
                                    "workers": workers, "complete": complete})
 
@@ -220,14 +226,18 @@ def _train_job(rcfg: RunConfig, runs_dir: Path, state: str) -> float:
 
 
 def _analysis_job(items: list[tuple[str, RunConfig, dict[str, Any], Path]], runs_dir: Path, name: str, seed: int,
-                  dataset_fp: Any) -> list[tuple[str, str, float]]:
-    """Every analysis of one run, in turn (they share the run's write lock): [(step, status, seconds)]."""
-    out = []
+                  dataset_fp: Any) -> tuple[list[tuple[str, str, float]], Optional[Exception]]:
+    """Every analysis of one run, in turn (they share the run's write lock): ([(step, status, seconds)] of those
+    that finished, the error that stopped the rest or None), so that a failure keeps the finished steps' times."""
+    out: list[tuple[str, str, float]] = []
     for step, step_cfg, options, marker in items:
         t0 = time.perf_counter()
-        status = _analyse(step, step_cfg, options, marker, runs_dir, name, seed, dataset_fp)
+        try:
+            status = _analyse(step, step_cfg, options, marker, runs_dir, name, seed, dataset_fp)
+        except Exception as exc:  # noqa: BLE001 - handed to the parent with what finished; it raises it
+            return out, exc
         out.append((step, status, time.perf_counter() - t0))
-    return out
+    return out, None
 
 
 def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, dataset_fp: Any, workers: int,
@@ -273,24 +283,28 @@ def _drain(pending: dict[Any, tuple], analyse, record, reporter: Reporter, t0: f
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for fut in done:
             kind, name, state = pending.pop(fut)
+            failed = None
             try:
                 result = fut.result()
-            except BaseException as exc:  # the first error wins; queued jobs are cancelled
-                if not fut.cancelled():
-                    reporter.note(f"{kind:<15} {name:<32} failed: {exc}")
-                error = error or exc
-                for other in pending:
-                    other.cancel()
-                continue
-            if kind == "train":
+            except BaseException as exc:
+                failed = exc
+            if failed is None and kind == "train":
                 record("train", name, _TRAIN_STATUS[state], t0, result)
                 reporter.update("study-train", 1)
                 if error is None:
                     analyse(name)
-            else:
-                for step, status, seconds in result:
+            elif failed is None:
+                finished, failed = result
+                for step, status, seconds in finished:
                     record(step, name, status, t0, seconds)
-                reporter.update("study-analyses", 1)
+                if failed is None:
+                    reporter.update("study-analyses", 1)
+            if failed is not None:  # the first error wins; queued jobs are cancelled
+                if not fut.cancelled():
+                    reporter.note(f"{kind:<15} {name:<32} failed: {failed}")
+                error = error or failed
+                for other in pending:
+                    other.cancel()
         for fut in [f for f in pending if f.cancelled()]:
             del pending[fut]
     if error is not None:

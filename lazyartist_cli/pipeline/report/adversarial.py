@@ -8,6 +8,7 @@ import statistics
 from typing import Any
 
 from ...metrics import intervals_overlap
+from ..plan import analysed
 from .figures import _pair_sweep_figure, _sweep_figure
 from .intervals import GAIN, _sep_suffix, _seeds, _separates
 from .loader import ReportContext, RunFiles
@@ -48,7 +49,7 @@ def write_adversarial(ctx: ReportContext) -> None:
             at, evx = files[sp.name].get("attack"), evals.get(sp.name)
             if at and evx and "pgd" in at["methods"]:
                 pairs.append((sp.name, evx["test_hard"], at["methods"]["pgd"]["success_rate"]))
-        _attack_pairs_section(w, first, files, evals, base.name, [sp for sp in ctx.all_specs if sp.role in ("baseline", "robust")])
+        _attack_pairs_section(w, first, files, evals, base.name, [sp for sp in ctx.all_specs if sp.role in ("baseline", "robust") and analysed(cfg, sp)])
         if len(pairs) >= 2:
             by_hard = sorted(pairs, key=lambda t: t[1])
             steps = list(zip(by_hard, by_hard[1:]))

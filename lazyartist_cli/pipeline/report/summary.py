@@ -35,8 +35,7 @@ def write_summary(ctx: ReportContext) -> None:
         f"splits, none in the hard split) with the baseline `{s.baseline}` and the robust strategies "
         f"{', '.join(f'`{x}`' for x in s.strategies) or '(none)'} over {_seeds(s.seeds)}"
         + (", plus a colour-blind oracle (the baseline fed copies with every stroke recoloured to one colour)" if s.oracle else "") + f". {len(done)} parts of the study are present."
-        + (f" The per-model analyses (Grad-CAM, probes, attacks, SAEs) look only at {', '.join(f'`{x}`' for x in s.analysed)} "
-           "(`study.analysed`); the other strategies have accuracies and counterfactuals only." if s.analysed else ""))
+        + _analysed_note(cfg))
     w.p()
     if missing:
         w.p(f"**What was not done** ({len(missing)} parts; each can be run with the command shown):")
@@ -73,3 +72,16 @@ def write_summary(ctx: ReportContext) -> None:
         for hl in head:
             w.p(f"- {hl}")
         w.p()
+
+
+def _analysed_note(cfg) -> str:
+    """What ``study.analysed`` left out, when it leaves out a strategy."""
+    s = cfg.study
+    left_out = [x for x in [s.baseline, *s.strategies] if s.analysed and x not in s.analysed]
+    if not left_out:
+        return ""
+    per_model = [a.name for a in ANALYSES.values() if a.scope == "first" and a.name in s.analyses]
+    every = [a.name for a in ANALYSES.values() if a.scope == "every" and (a.always or a.name in s.analyses)]
+    return (f" The per-model analyses ({', '.join(per_model) or 'none configured'}) look only at "
+            f"{', '.join(f'`{x}`' for x in s.analysed)} (`study.analysed`); {', '.join(f'`{x}`' for x in left_out)} "
+            f"{'has' if len(left_out) == 1 else 'have'} {' and '.join(every)} only.")
