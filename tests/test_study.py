@@ -345,7 +345,9 @@ def test_parallel_study_keeps_the_analyses_that_finished_before_one_failed():
     from lazyartist_cli.pipeline.study import _drain
 
     partial, queued = Future(), Future()
-    partial.set_result(([("eval", "ran", 2.5)], LazyError("attack: boom")))  # what _analysis_job returns on a failure
+    err = LazyError("attack: boom")
+    err.finished_steps = [("eval", "ran", 2.5)]  # what _analysis_job attaches before raising
+    partial.set_exception(err)
     pending = {partial: ("analyses", "b", None), queued: ("analyses", "c", None)}
     recorded: list[tuple] = []
 
@@ -375,3 +377,22 @@ def test_a_partial_study_record_keeps_the_steps_it_did_not_reach(tmp_path):
     _write_record(path, [{"step": "train", "target": "a", "status": "up to date", "seconds": 0.0}], 0.0, 1, complete=True)
     rec = json.loads(path.read_text())  # a complete study records what it planned, nothing else
     assert rec["complete"] is True and [(s["step"], s["compute_seconds"]) for s in rec["steps"]] == [("train", 9.0)]
+
+
+def test_an_analysis_job_error_carries_the_steps_that_finished_through_pickling(monkeypatch, tmp_path):
+    import pickle
+
+    import lazyartist_cli.pipeline.study as study_mod
+    from lazyartist_cli.errors import LazyError
+
+    def analyse(step, *args):
+        if step == "attack":
+            raise LazyError("attack: boom")
+        return "ran"
+
+    monkeypatch.setattr(study_mod, "_analyse", analyse)
+    items = [("eval", None, {}, tmp_path / "e"), ("attack", None, {}, tmp_path / "a"), ("sae", None, {}, tmp_path / "s")]
+    with pytest.raises(LazyError) as info:
+        study_mod._analysis_job(items, tmp_path, "run", 0, None)
+    sent = pickle.loads(pickle.dumps(info.value))  # as a worker process hands it to the parent
+    assert [s for s, _, _ in sent.finished_steps] == ["eval"] and str(sent) == "attack: boom"

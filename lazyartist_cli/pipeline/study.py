@@ -226,18 +226,20 @@ def _train_job(rcfg: RunConfig, runs_dir: Path, state: str) -> float:
 
 
 def _analysis_job(items: list[tuple[str, RunConfig, dict[str, Any], Path]], runs_dir: Path, name: str, seed: int,
-                  dataset_fp: Any) -> tuple[list[tuple[str, str, float]], Optional[Exception]]:
-    """Every analysis of one run, in turn (they share the run's write lock): ([(step, status, seconds)] of those
-    that finished, the error that stopped the rest or None), so that a failure keeps the finished steps' times."""
+                  dataset_fp: Any) -> list[tuple[str, str, float]]:
+    """Every analysis of one run, in turn (they share the run's write lock): [(step, status, seconds)]. An error
+    carries the steps that finished before it (``exc.finished_steps``, pickled with the exception), so the
+    parent records their times."""
     out: list[tuple[str, str, float]] = []
     for step, step_cfg, options, marker in items:
         t0 = time.perf_counter()
         try:
             status = _analyse(step, step_cfg, options, marker, runs_dir, name, seed, dataset_fp)
-        except Exception as exc:  # noqa: BLE001 - handed to the parent with what finished; it raises it
-            return out, exc
+        except Exception as exc:
+            exc.finished_steps = out
+            raise
         out.append((step, status, time.perf_counter() - t0))
-    return out, None
+    return out
 
 
 def _parallel_steps(train_jobs, analysis_jobs, runs_dir: Path, seed: int, dataset_fp: Any, workers: int,
@@ -283,28 +285,26 @@ def _drain(pending: dict[Any, tuple], analyse, record, reporter: Reporter, t0: f
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for fut in done:
             kind, name, state = pending.pop(fut)
-            failed = None
             try:
                 result = fut.result()
-            except BaseException as exc:
-                failed = exc
-            if failed is None and kind == "train":
+            except BaseException as exc:  # the first error wins; queued jobs are cancelled
+                for step, status, seconds in getattr(exc, "finished_steps", []):  # a run's analyses before the failure
+                    record(step, name, status, t0, seconds)
+                if not fut.cancelled():
+                    reporter.note(f"{kind:<15} {name:<32} failed: {exc}")
+                error = error or exc
+                for other in pending:
+                    other.cancel()
+                continue
+            if kind == "train":
                 record("train", name, _TRAIN_STATUS[state], t0, result)
                 reporter.update("study-train", 1)
                 if error is None:
                     analyse(name)
-            elif failed is None:
-                finished, failed = result
-                for step, status, seconds in finished:
+            else:
+                for step, status, seconds in result:
                     record(step, name, status, t0, seconds)
-                if failed is None:
-                    reporter.update("study-analyses", 1)
-            if failed is not None:  # the first error wins; queued jobs are cancelled
-                if not fut.cancelled():
-                    reporter.note(f"{kind:<15} {name:<32} failed: {failed}")
-                error = error or failed
-                for other in pending:
-                    other.cancel()
+                reporter.update("study-analyses", 1)
         for fut in [f for f in pending if f.cancelled()]:
             del pending[fut]
     if error is not None:
