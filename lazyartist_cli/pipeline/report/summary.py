@@ -77,7 +77,7 @@ def write_summary(ctx: ReportContext) -> None:
 def _analysed_note(cfg) -> str:
     """What ``study.analysed`` left out, when it leaves out a strategy."""
     s = cfg.study
-    left_out = [x for x in [s.baseline, *s.strategies] if s.analysed and x not in s.analysed]
+    left_out = [x for x in s.strategies if x not in s.analysed] if s.analysed else []  # the baseline is always in it
     if not left_out:
         return ""
     per_model = [a.name for a in ANALYSES.values() if a.scope == "first" and a.name in s.analyses]
