@@ -222,8 +222,8 @@ def lock_path(runs_dir: Path, kind: str, name: str) -> Path:
 def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
     """Hold the exclusive write lock of one run (``kind="run"``) or dataset while a command writes it.
 
-    The lock is ``runs/.locks/<kind>-<name>.lock``, created with O_EXCL and holding the holder's pid,
-    host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
+    The lock is ``runs/.locks/<kind>-<name>.lock``, created atomically and whole (see ``_create_lock``),
+    holding the holder's pid, host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
     naming the holder (exit 1). A lock whose holder process no longer exists on this host (a killed
     command) is stale and is taken over; the takeover itself is serialised by a second O_EXCL file, so
     two newcomers cannot both take it. Re-entrant within one process. Released on exit, even on errors."""
@@ -245,27 +245,23 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
     me = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(["lazy", *sys.argv[1:]])[:300],
           "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     for _ in range(50):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if _create_lock(path, me):
+            break
+        holder = _read_lock(path)
+        if holder is None:
+            continue  # released meanwhile: try again
+        if not holder:
+            time.sleep(0.05)  # being written (only without hard links): read it again
             holder = _read_lock(path)
             if holder is None:
-                continue  # released meanwhile: try again
-            if not holder:
-                time.sleep(0.05)  # being written: read it again
-                holder = _read_lock(path)
-                if holder is None:
-                    continue
-            pid, host = holder.get("pid"), holder.get("host")
-            if isinstance(pid, int) and host == me["host"] and not _alive(pid):
-                _take_over(path, holder)
                 continue
-            raise LazyError(f"{kind} {name!r} is being written by another process (pid {pid} on {host}, since "
-                            f"{holder.get('started')}: {holder.get('command')}); wait for it to finish, or remove {path} "
-                            "if that process is gone") from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
-        break
+        pid, host = holder.get("pid"), holder.get("host")
+        if (isinstance(pid, int) and host == me["host"] and not _alive(pid)) or (not holder and _age(path) > 10):
+            _take_over(path, holder, me)  # a killed holder, or an empty/damaged lock nobody is writing
+            continue
+        raise LazyError(f"{kind} {name!r} is being written by another process (pid {pid} on {host}, since "
+                        f"{holder.get('started')}: {holder.get('command')}); wait for it to finish, or remove {path} "
+                        "if that process is gone") from None
     else:
         raise LazyError(f"could not take the lock {path}: it kept changing hands")
     _HELD[key] = 1
@@ -278,17 +274,66 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
                 path.unlink()
 
 
-def _take_over(path: Path, stale: dict[str, Any]) -> None:
-    """Remove a stale lock, unless another newcomer got there first (then the caller simply tries again)."""
+def _create_lock(path: Path, me: dict[str, Any]) -> bool:
+    """Create the lock file holding ``me``, atomically; False if it exists already.
+
+    The content is written to a private file first and hard-linked into place, so a command killed at any
+    instant leaves either no lock or a complete one, never an empty lock that names nobody. Where the file
+    system has no hard links, the lock is created with O_EXCL and written after (an empty lock left by a
+    kill in between is then treated as stale once it is 10 s old)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(me))
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _age(path: Path) -> float:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _take_over(path: Path, stale: dict[str, Any], me: dict[str, Any]) -> None:
+    """Remove a stale lock, unless another newcomer got there first (then the caller simply tries again).
+
+    The takeover is serialised by a guard file, written whole like the lock; a guard left by a newcomer that
+    was killed mid-takeover (its pid gone from this host, or older than 30 s) is removed."""
     import time
 
     guard = path.with_name(path.name + ".takeover")
+    if not _create_lock(guard, me):
+        owner = _read_lock(guard)
+        if owner is not None:
+            pid = owner.get("pid")
+            dead = isinstance(pid, int) and owner.get("host") == me["host"] and not _alive(pid)
+            if dead or _age(guard) > 30:
+                with contextlib.suppress(FileNotFoundError):
+                    guard.unlink()
+        time.sleep(0.05)
+        return
     try:
-        fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
+        if _read_lock(path) == stale:  # still the same dead holder
+            path.unlink()
+    finally:
         with contextlib.suppress(FileNotFoundError):
-            if time.time() - guard.stat().st_mtime > 30:  # a newcomer killed mid-takeover
-                guard.unlink()
+            guard.unlink()
         time.sleep(0.05)
         return
     os.close(fd)

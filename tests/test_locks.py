@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,88 @@ def test_a_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
     with write_lock(tmp_path, "dataset", "d") as path:
         assert json.loads(path.read_text())["pid"] == os.getpid()
     assert not path.exists()
+
+
+def test_a_takeover_guard_left_by_a_killed_newcomer_does_not_block_the_next(tmp_path):
+    dead = _dead_pid()
+    path = _plant(tmp_path, "run", "g", dead)
+    guard = path.with_name(path.name + ".takeover")
+    guard.write_text(path.read_text())  # a newcomer killed mid-takeover (same dead pid is fine: it is gone)
+    with write_lock(tmp_path, "run", "g"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+
+
+def test_an_empty_lock_is_refused_while_fresh_and_taken_over_once_old(tmp_path):
+    """A command killed between creating its lock and writing it (possible only without hard links) leaves an
+    empty lock that names nobody: refused while it may still be being written, stale once 10 s old."""
+    path = lock_path(tmp_path, "run", "e")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    with pytest.raises(LazyError, match="being written by another process"):
+        with write_lock(tmp_path, "run", "e"):
+            pass
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    with write_lock(tmp_path, "run", "e"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not path.exists()
+
+
+def test_the_lock_is_complete_the_instant_it_exists_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """The holder's record is written before the lock appears (hard link), so a kill at any instant leaves
+    no lock or a whole one; the process's private file is removed."""
+    import lazyartist_cli.runs as runs_mod
+
+    seen = []
+    real_link = os.link
+
+    def link(src, dst):
+        seen.append(json.loads(Path(src).read_text()))  # what appears at dst is already whole
+        real_link(src, dst)
+
+    monkeypatch.setattr(runs_mod.os, "link", link)
+    with write_lock(tmp_path, "run", "h") as path:
+        assert seen and seen[0]["pid"] == os.getpid()
+        assert json.loads(path.read_text()) == seen[0]
+        assert sorted(p.name for p in path.parent.iterdir()) == ["run-h.lock"]
+    assert list(path.parent.iterdir()) == []
+
+
+def test_without_hard_links_the_lock_is_still_taken_and_released(tmp_path, monkeypatch):
+    import lazyartist_cli.runs as runs_mod
+
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(runs_mod.os, "link", no_link)
+    with write_lock(tmp_path, "run", "n") as path:
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+        assert sorted(p.name for p in path.parent.iterdir()) == ["run-n.lock"]
+    assert not path.exists()
+
+
+def test_a_process_killed_at_any_instant_of_taking_its_lock_leaves_no_lock_that_blocks(tmp_path):
+    """Kill a process that takes and releases the lock in a loop, at random instants, 30 times: the next writer
+    always gets the lock. (Before the lock was written whole, about a third of such kills left an empty lock
+    that refused every later writer; a killed sweep hit it in CI.)"""
+    import random
+    import signal
+
+    code = ("import sys; from pathlib import Path; from lazyartist_cli.runs import write_lock\n"
+            "print('go', flush=True)\n"
+            "while True:\n    with write_lock(Path(sys.argv[1]), 'run', 'x'): pass\n")
+    rng = random.Random(0)
+    for i in range(30):
+        runs = tmp_path / str(i)
+        proc = subprocess.Popen([sys.executable, "-c", code, str(runs)], stdout=subprocess.PIPE)
+        assert proc.stdout.readline() == b"go\n"
+        time.sleep(rng.uniform(0.0, 0.03))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        with write_lock(runs, "run", "x") as path:
+            assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
 def _train(runs, name, epochs, *extra):
