@@ -196,13 +196,19 @@ _HELD: dict[str, int] = {}  # lock path -> depth, for this process (a study trai
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host and is not a zombie (an exited process nobody has reaped
+    yet, e.g. an orphaned worker under a PID 1 that does not reap: it writes nothing any more)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS) or gone this instant: trust kill(0)
+    return state not in ("Z", "X")
 
 
 def _read_lock(path: Path) -> dict[str, Any] | None:
@@ -328,15 +334,6 @@ def _take_over(path: Path, stale: dict[str, Any], me: dict[str, Any]) -> None:
                     guard.unlink()
         time.sleep(0.05)
         return
-    try:
-        if _read_lock(path) == stale:  # still the same dead holder
-            path.unlink()
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            guard.unlink()
-        time.sleep(0.05)
-        return
-    os.close(fd)
     try:
         if _read_lock(path) == stale:  # still the same dead holder
             path.unlink()

@@ -61,6 +61,21 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(trained):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_after_a_kill_between_the_last_checkpoint_and_the_history_completes_the_history(trained):
+    """Killed after the final epoch's last.pt but before its history line: the resume has no epoch left to run and
+    must still leave the whole history (else the study and sweep call the run partial forever)."""
+    runs, _ = trained
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "1", "--name", "cut", "-q")
+    assert res.exit_code == 0, res.output
+    hist = runs / "cut" / "history.jsonl"
+    whole = hist.read_text()
+    assert len(whole.splitlines()) == 1
+    hist.write_text("")  # the state such a kill leaves
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "1", "--name", "cut", "--resume", "-q")
+    assert res.exit_code == 0, res.output
+    assert hist.read_text() == whole
+
+
 def test_eval_json_and_files(trained):
     runs, _ = trained
     res = invoke(runs, "eval", "base", "--json", "-q")

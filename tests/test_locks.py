@@ -67,6 +67,46 @@ def test_a_takeover_guard_left_by_a_killed_newcomer_does_not_block_the_next(tmp_
     assert sorted(p.name for p in path.parent.iterdir()) == []
 
 
+@pytest.mark.parametrize("initializer", ["lazyartist_cli.executors.process:die_with_parent",
+                                         "lazyartist_cli.pipeline.study:_worker_start"])
+def test_pool_workers_end_with_their_killed_parent_and_count_as_dead(tmp_path, initializer):
+    """A SIGKILLed `lazy study` or `lazy sweep --executor process` leaves no worker behind holding a run's lock
+    (before, the workers lived on, blocked, for good). An exited worker nobody reaps (a zombie) is not alive."""
+    import signal
+
+    from lazyartist_cli.runs import _alive
+
+    module, fn = initializer.split(":")
+    code = (f"import os, sys, time, multiprocessing\nfrom concurrent.futures import ProcessPoolExecutor\n"
+            f"from {module} import {fn} as init\n"
+            "if __name__ == '__main__':\n"
+            "    args = (1,) if init.__name__ == '_worker_start' else ()\n"
+            "    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn'), initializer=init, initargs=args) as pool:\n"
+            "        futs = [pool.submit(time.sleep, 300) for _ in range(2)]\n"
+            "        while len(pool._processes) < 2 or not all(f.running() for f in futs): time.sleep(0.05)\n"
+            "        print(' '.join(map(str, pool._processes)), flush=True)\n"
+            "        time.sleep(300)\n")
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
+    workers = [int(w) for w in parent.stdout.readline().split()]
+    parent.stdout.close()
+    assert len(workers) == 2 and all(_alive(w) for w in workers)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 60
+    try:
+        while any(_alive(w) for w in workers) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        for w in workers:
+            try:
+                os.kill(w, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_an_empty_lock_is_refused_while_fresh_and_taken_over_once_old(tmp_path):
     """A command killed between creating its lock and writing it (possible only without hard links) leaves an
     empty lock that names nobody: refused while it may still be being written, stale once 10 s old."""
@@ -159,7 +199,7 @@ def test_force_while_another_process_holds_the_run_fails_and_changes_nothing(sma
     assert first.communicate(timeout=300)[0] is not None and first.returncode == 0
     before = {p.name: p.read_bytes() for p in (runs / "x").iterdir() if p.is_file()}
     code = ("import sys, time; from pathlib import Path; from lazyartist_cli.runs import write_lock\n"
-            "with write_lock(Path(sys.argv[1]), 'run', 'x'):\n    print('held', flush=True); time.sleep(60)")
+            "with write_lock(Path(sys.argv[1]), 'run', 'x'):\n    print('held', flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(runs)], stdout=subprocess.PIPE)
     try:
         assert holder.stdout.readline().strip() == b"held"
@@ -178,16 +218,18 @@ def test_force_while_another_process_holds_the_run_fails_and_changes_nothing(sma
 
 def test_two_writers_started_a_second_apart_exactly_one_succeeds(small_runs):
     runs = small_runs
-    first = _train(runs, "y", 12)
+    first = _train(runs, "y", 30)  # long enough (~5x the second's start-up) that it still trains when the second asks
     path = lock_path(runs, "run", "y")
     deadline = time.time() + 60
     while not path.exists() and first.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    second = _train(runs, "y", 12)
+    second = _train(runs, "y", 30)
     out2, err2 = second.communicate(timeout=600)
+    still_training = first.poll() is None
     out1, err1 = first.communicate(timeout=600)
     assert first.returncode == 0, err1.decode()
+    assert still_training, "the first writer ended before the second was refused: the test proved nothing"
     assert second.returncode == 1, (out2 + err2).decode()  # the lock, not "already exists": the first still trains
     assert f"pid {first.pid}" in (out2 + err2).decode()
-    assert len((runs / "y" / "history.jsonl").read_text().splitlines()) == 12
+    assert len((runs / "y" / "history.jsonl").read_text().splitlines()) == 30
     assert not path.exists()

@@ -211,7 +211,9 @@ def _worker_start(threads: int) -> None:
     import torch
 
     from ..allocator import tune_allocator
+    from ..executors.process import die_with_parent
 
+    die_with_parent()  # a killed `lazy study` leaves no worker holding a run's lock
     tune_allocator()
     torch.set_num_threads(threads)
 

@@ -271,6 +271,9 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
             + f"  {seconds:.1f}s"
         )
     reporter.done("batches")
+    # Again after the loop: a command killed between the last epoch's last.pt and its history write resumes
+    # with no epoch left to run, and the history would otherwise stay one line short (a "partial" run forever).
+    write_text_atomic(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
     plot_curves(history, best["epoch"], f"{name} ({t.model}, {t.strategy})", out / "curves.png")
     return TrainResult(
         out, name, int(best["epoch"]), best, history[-1] if history else {}, len(history),
