@@ -146,6 +146,46 @@ def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_
     assert first["value"] == stored and f"{100 * stored:.1f}%" in "\n".join(a)
 
 
+def test_report_locates_a_stored_figure_path_in_the_runs_dir_it_reads(tmp_path, monkeypatch):
+    from lazyartist_cli.pipeline.report.writer import Writer
+
+    runs = tmp_path / "new" / "runs"
+    (runs / "r" / "eval").mkdir(parents=True)
+    (runs / "r" / "eval" / "a.png").write_bytes(b"x")
+    w = Writer(runs, runs / "report")
+    assert w.locate(runs / "r" / "eval" / "a.png") == runs / "r" / "eval" / "a.png"  # where it was written
+    assert w.locate("/gone/old/runs/r/eval/a.png") == runs / "r" / "eval" / "a.png"  # the directory moved
+    monkeypatch.chdir(tmp_path)
+    assert w.locate("runs/r/eval/a.png") == runs / "r" / "eval" / "a.png"  # relative to another working directory
+    outside = tmp_path / "fig.png"
+    outside.write_bytes(b"y")
+    assert w.locate(outside) == outside  # a file outside the runs dir with no tail in it is used as stored
+    (runs / "fig.png").write_bytes(b"z")
+    assert w.locate(outside) == outside  # a bare file name is no run's path: never rebased
+    assert w.locate("/gone/r/eval/b.png") is None and w.locate(None) is None
+
+
+def test_a_copied_runs_dir_reports_its_own_figures(tiny_study, tmp_path):
+    """Results store the absolute paths their commands wrote. A copy of the runs directory (rsync from a cluster, a
+    backup) must link its own figures, not the original's, even while the original still exists."""
+    import re
+
+    cfg, runs, _ = tiny_study
+    copy = tmp_path / "elsewhere" / "runs"
+    shutil.copytree(runs, copy)
+    for name in ("report", "elsewhere"):
+        out_dir = copy / name
+        res = runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(copy), "--set", f"report.dir={name}", "--json", "-q"])
+        assert res.exit_code == 0, res.output
+        text = Path(json.loads(res.stdout)["path"]).read_text()
+        links = re.findall(r'<img src="([^"]+)"', text) + re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+        assert len(links) >= 5
+        for rel in links:
+            target = (out_dir / rel).resolve()
+            assert target.is_file(), rel
+            assert target.is_relative_to(copy.resolve()), rel
+
+
 def test_same_study_twice_gives_identical_metrics(tiny_study, tmp_path):
     cfg, runs, out = tiny_study
     ref = snapshot(runs, out["runs"])

@@ -39,10 +39,34 @@ class Writer:
             return f"{100 * value:.1f}%"
         return format(value, fmt)
 
+    def locate(self, stored: Optional[str | Path]) -> Optional[Path]:
+        """The file a result's stored path names, found in the runs directory being reported.
+
+        Results store the paths their command wrote, absolute or relative to that command's working
+        directory. A runs directory that was moved or copied since (rsync from a cluster, a copy of a
+        study) must still show its own figures, not a stale copy elsewhere. So: the stored path itself if
+        it is a file inside the runs or the report directory; else the longest tail of it (a run's folder
+        and below: two parts at least) that is a file under ``runs_dir``; else the stored path if it is a
+        file; else nothing."""
+        if not stored:
+            return None
+        path = Path(stored)
+        if path.is_file():
+            where = path.resolve()
+            if any(where.is_relative_to(d.resolve()) for d in (self.runs_dir, self.out_dir)):
+                return path
+        parts = path.parts[1:] if path.is_absolute() else path.parts
+        for i in range(len(parts) - 1):
+            candidate = self.runs_dir / Path(*parts[i:])
+            if candidate.is_file():
+                return candidate
+        return path if path.is_file() else None
+
     def fig(self, path: Optional[str | Path], alt: str, width: Optional[int] = None) -> None:
-        if not path or not Path(path).is_file():
+        found = self.locate(path)
+        if found is None:
             return
-        rel = os.path.relpath(Path(path), self.out_dir)
+        rel = os.path.relpath(found, self.out_dir)
         if width:
             self.p(f'<img src="{rel}" alt="{alt}" width="{width}">')
         else:
