@@ -210,6 +210,18 @@ def test_sae_cli_and_bad_inputs(trained):
     assert len(r["features"]) == 20 and (runs / "base/sae/sae.pt").is_file()
     assert (runs / "base/sae/features.csv").read_text().count("\n") == 21
     assert_typed(runs / "base/sae/summary.json", "sae/summary.json")
+    # the report's SAE section reads this real summary: every value it quotes is found
+    from types import SimpleNamespace
+
+    from lazyartist_cli.pipeline.report.loader import RunFiles
+    from lazyartist_cli.pipeline.report.saes import _sae_section
+    from lazyartist_cli.pipeline.report.writer import Writer
+
+    w = Writer(runs, runs / "report")
+    w.h(2, "7. Sparse autoencoders")
+    _sae_section(w, [SimpleNamespace(name="base")], {"base": RunFiles(runs, "base", "gradcam")})
+    text = "\n".join(w.lines)
+    assert "each in all 10 colours" in text and " ? " not in text
     res = invoke(runs, "sae", "base", "--k", "100000")
     assert res.exit_code == 2 and "larger than the latent size" in res.output
     res = invoke(runs, "sae", "base", "--layer", "nope")

@@ -26,6 +26,12 @@ def _oracle_is_ceiling(row: dict[str, Any]) -> bool:
     return abs(row["easy"][0] - row["hard"][0]) <= ORACLE_TOLERANCE
 
 
+def _pm(mean_std: tuple) -> str:
+    """'95.4 ± 0.1%' from a (mean, sample std) pair of fractions; the mean alone when there is one seed (std None)."""
+    m, sd = mean_std
+    return f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
+
+
 def _seeds(n: int) -> str:
     """'1 seed', '3 seeds'."""
     return f"{n} seed" + ("" if n == 1 else "s")

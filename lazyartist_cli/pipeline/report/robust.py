@@ -8,7 +8,7 @@ from typing import Any, Optional
 from ..data import VERIFY
 from .figures import _strategy_figure
 from .frontier import _frontier_section
-from .intervals import GAIN, ORACLE_TOLERANCE, _hard_ci, _oracle_is_ceiling, _row_ci, _seeds, _separates
+from .intervals import GAIN, ORACLE_TOLERANCE, _hard_ci, _oracle_is_ceiling, _pm, _row_ci, _seeds, _separates
 from .loader import ReportContext, _load
 from .sweeps import _sweep_sections
 from .writer import Writer
@@ -95,7 +95,7 @@ def _strategy_table(ctx: ReportContext) -> None:
                 cells.append("—")
                 continue
             w.num(f"strategies.{r['strategy']}.{r['role']}.{key}.mean", m, r["source"])
-            cells.append(f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%")
+            cells.append(_pm((m, sd)))
         ci = _hard_ci(r, evals, n_hard)
         cells.append(f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else "—")
         cells.append(_separates(base_ci, ci, r is base_row))

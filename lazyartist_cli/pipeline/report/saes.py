@@ -85,7 +85,7 @@ def _sae_section(w: Writer, runs: list[Any], files: dict[str, RunFiles]) -> None
     w.p(f"TopK SAEs on each model's penultimate layer with the AuxK loss on dead latents; size and k chosen per run from a "
         f"sweep (the sparsest point with held-out explained variance ≥ {tg['explained_variance']:.2f} and dead latents "
         f"< {100 * tg['dead_fraction']:.0f}% on val activations). Features are labelled on the fully crossed grid "
-        f"({lab.get('digits_per_class', '?')} test_easy digits per class, each in all {lab.get('colours', '?')} colours) by the "
+        f"({lab.get('digits_per_class', '?')} test_easy digits per class, each in all {lab.get('colors', '?')} colours) by the "
         "colour and digit purity of their top-activating images.")
     w.p()
     w.table(["run", "layer", "latents", "k", "expl. var.", "L0", "dead", "meets targets", "acc. (reconstructed)", "colour", "shape",

@@ -7,7 +7,7 @@ import datetime as _dt
 
 from ..analyses import ANALYSES
 from ..plan import train_command
-from .intervals import ORACLE_TOLERANCE, _oracle_is_ceiling, _seeds
+from .intervals import ORACLE_TOLERANCE, _oracle_is_ceiling, _pm, _seeds
 from .loader import ReportContext
 from .writer import TIMESTAMP_PREFIX
 
@@ -47,30 +47,37 @@ def write_summary(ctx: ReportContext) -> None:
     else:
         w.p("**What was not done:** every part of the configured study is present; see Limitations for what the study does not cover.")
         w.p()
-    ev = ctx.ev
-    if ev:
-        head = [f"baseline `{base.name}`: easy test {w.num('baseline.test_easy', ev['test_easy'], files[base.name].eval)}, "
-                f"hard test {w.num('baseline.test_hard', ev['test_hard'], files[base.name].eval)}"]
+    base_row = ctx.row("baseline")
+    if base_row:
+        def pm(key: str, row: dict, col: str, source=None) -> str:
+            """mean ± sample std over the row's seeds (the mean alone for one seed), registered as a number used."""
+            w.num(key, row[col][0], source or row["source"])
+            return _pm(row[col])
+
+        head = [f"baseline `{base_row['strategy']}` ({_seeds(base_row['n'])}): easy test {pm('baseline.test_easy_mean', base_row, 'easy')}, "
+                f"hard test {pm('baseline.test_hard_mean', base_row, 'hard')}"]
         best = max((r for r in ctx.rows if r["role"] == "robust"), key=lambda r: r["hard"][0], default=None)
         if best:
-            head.append(f"best robust strategy `{best['strategy']}`: hard test {w.num('best_robust.test_hard_mean', best['hard'][0], best['source'])}"
-                        f" (mean of {_seeds(best['n'])}) at easy test {w.num('best_robust.test_easy_mean', best['easy'][0], best['source'])}")
+            head.append(f"best robust strategy `{best['strategy']}` ({_seeds(best['n'])}): hard test "
+                        f"{pm('best_robust.test_hard_mean', best, 'hard')} at easy test {pm('best_robust.test_easy_mean', best, 'easy')}")
         orc = ctx.row("oracle")
         if orc:
             if _oracle_is_ceiling(orc):
-                head.append(f"colour-blind oracle (not a method): hard test {w.num('oracle.test_hard_mean', orc['hard'][0], orc['source'])}"
-                            f", easy test {w.num('oracle.test_easy_mean', orc['easy'][0], orc['source'])}: the ceiling of this network without colour")
+                head.append(f"colour-blind oracle (not a method; {_seeds(orc['n'])}): hard test {pm('oracle.test_hard_mean', orc, 'hard')}"
+                            f", easy test {pm('oracle.test_easy_mean', orc, 'easy')}: the ceiling of this network without colour")
             else:
                 head.append(f"the oracle is NOT colour-blind (easy {100 * orc['easy'][0]:.1f}% vs hard {100 * orc['hard'][0]:.1f}%, "
                             f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is no ceiling and is not quoted as one")
-        cf = files[base.name].get("counterfactual")
-        if cf and cf.get("n_images"):
+        if base_row["cf"][0] is not None:
             head.append(f"recolouring an image makes the baseline follow the new colour in "
-                        f"{w.num('baseline.cf_follows', cf['follows_new_color'], files[base.name].counterfactual)} of cases")
+                        f"{pm('baseline.cf_follows_mean', base_row, 'cf', files[base_row['runs'][0]].counterfactual)} of cases")
         w.p("**Headline numbers:**")
         w.p()
         for hl in head:
             w.p(f"- {hl}")
+        w.p()
+        w.p("Mean ± sample std over seeds. Section 3 describes the baseline's first seed; section 5 has every strategy's "
+            "seeds and intervals.")
         w.p()
 
 

@@ -67,6 +67,8 @@ class Writer:
         if found is None:
             return
         rel = os.path.relpath(found, self.out_dir)
+        if self.lines and self.lines[-1]:
+            self.p()  # a figure is its own block, not the tail of the paragraph before it
         if width:
             self.p(f'<img src="{rel}" alt="{alt}" width="{width}">')
         else:
