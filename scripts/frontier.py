@@ -29,10 +29,10 @@ from typing import Any
 from lazyartist_cli.allocator import tune_allocator
 from lazyartist_cli.config import load_config
 from lazyartist_cli.models import resolve_options
-from lazyartist_cli.pipeline.data import run_make_data, run_verify_data
+from lazyartist_cli.pipeline.data import METADATA, run_make_data, run_verify_data
 from lazyartist_cli.pipeline.evaluate import run_eval
 from lazyartist_cli.pipeline.train import comparable_config, resolved_config, run_train
-from lazyartist_cli.runs import read_json, write_json_atomic, write_text_atomic
+from lazyartist_cli.runs import dataset_dir, read_json, write_json_atomic, write_text_atomic
 
 ROLES = {"erm": ("erm", "rgb"), "oracle": ("erm", "colorblind")}
 
@@ -240,7 +240,7 @@ def main() -> None:
         + [f"--seeds {args.seeds}", f"--epochs {epochs}"] + ([f"--config {args.config}"] if args.config else [])
         + ([f"--device {args.device}"] if args.device != "cpu" else []) + (["--finished-only"] if args.finished_only else [])
         + ([f"--out {args.out}"] if args.out != "frontier" else []))
-    ds_meta = read_json(runs / "datasets" / base_cfg.data.name / "metadata.json", "dataset metadata")
+    ds_meta = read_json(dataset_dir(runs, base_cfg.data.name) / METADATA, "dataset metadata")
     dataset = {"name": base_cfg.data.name, "fingerprint": ds_meta.get("fingerprint"),
                "assignment": ds_meta.get("assignment", "bernoulli")}
     write_json_atomic(out / "frontier.json", {"command": command, "epochs": epochs, "dataset": dataset, "rows": rows, "summary": summary,
