@@ -94,6 +94,8 @@ def test_study_trains_every_run_and_writes_the_report(tiny_study):
     assert abs(m["test_easy"] - m["test_hard"]) <= 0.01
     assert "**Ceiling check.**" in text and "knows" in text and "val-recolored" in text
     assert not re.search(r"(^|\s)\?(\s|$)", text)  # no "?" stands in for a value the report failed to read
+    summary = text[text.index("## 1. "):text.index("## 2. ")]
+    assert "One seed per run, so no standard deviation" in summary and " ± " not in summary
     # analyses left out of the study are reported as not run, with the command
     assert "not run" in text and "lazy probe lazy-cnn-erm-s0 lazy-cnn-consistency-s0" in text
     # every image the report links exists, relative to the report
@@ -131,6 +133,7 @@ def test_more_seeds_reuse_the_first(tiny_study):
     assert re.search(r"baseline `erm` \(2 seeds\): easy test \d+\.\d ± \d+\.\d%, hard test \d+\.\d ± \d+\.\d%", headline)
     assert re.search(r"follow the new colour in \d+\.\d ± \d+\.\d% of cases", headline)
     assert "(mean ± std over 2 seeds)" in text  # the discussion's baseline numbers are over the seeds too
+    assert "Mean ± sample std over seeds." in headline and "One seed per run" not in text
 
 
 def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_study):

@@ -76,8 +76,12 @@ def write_summary(ctx: ReportContext) -> None:
         for hl in head:
             w.p(f"- {hl}")
         w.p()
-        w.p("Mean ± sample std over seeds. Section 3 describes the baseline's first seed; section 5 has every strategy's "
-            "seeds and intervals.")
+        if any(r["n"] > 1 for r in ctx.rows):
+            w.p("Mean ± sample std over seeds. Section 3 describes the baseline's first seed; section 5 has every strategy's "
+                "seeds and intervals.")
+        else:
+            w.p("One seed per run, so no standard deviation: these are single runs. `lazy study <run file> --seeds 3` adds "
+                "seeds to the same study (the first is reused).")
         w.p()
 
 
