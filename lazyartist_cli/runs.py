@@ -231,8 +231,9 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
     The lock is ``runs/.locks/<kind>-<name>.lock``, created atomically and whole (see ``_create_lock``),
     holding the holder's pid, host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
     naming the holder (exit 1). A lock whose holder process no longer exists on this host (a killed
-    command) is stale and is taken over; the takeover itself is serialised by a second O_EXCL file, so
-    two newcomers cannot both take it. Re-entrant within one process. Released on exit, even on errors."""
+    command) is stale and is taken over; the takeover itself is serialised by a guard file created the
+    same way, so two newcomers cannot both take it. Re-entrant within one process. Released on exit,
+    even on errors. A kill can leave a private ``*.tmp`` file in ``.locks``; it is never read."""
     import datetime
     import socket
     import sys
@@ -265,6 +266,9 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
         if (isinstance(pid, int) and host == me["host"] and not _alive(pid)) or (not holder and _age(path) > 10):
             _take_over(path, holder, me)  # a killed holder, or an empty/damaged lock nobody is writing
             continue
+        if not holder:
+            raise LazyError(f"{kind} {name!r} is locked by {path}, which names no holder yet (being created this instant, or "
+                            "damaged); try again in a few seconds (an unreadable lock is taken over once it is 10 s old)") from None
         raise LazyError(f"{kind} {name!r} is being written by another process (pid {pid} on {host}, since "
                         f"{holder.get('started')}: {holder.get('command')}); wait for it to finish, or remove {path} "
                         "if that process is gone") from None
@@ -276,7 +280,8 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
     finally:
         del _HELD[key]
         with contextlib.suppress(FileNotFoundError):
-            if (_read_lock(path) or {}).get("pid") == os.getpid():
+            held = _read_lock(path) or {}
+            if held.get("pid") == os.getpid() and held.get("host") == me["host"]:
                 path.unlink()
 
 
@@ -287,14 +292,20 @@ def _create_lock(path: Path, me: dict[str, Any]) -> bool:
     instant leaves either no lock or a complete one, never an empty lock that names nobody. Where the file
     system has no hard links, the lock is created with O_EXCL and written after (an empty lock left by a
     kill in between is then treated as stale once it is 10 s old)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    import errno
+
+    tmp = path.with_name(f"{path.name}.{me['host']}.{os.getpid()}.tmp")  # private to this process on this host
     tmp.write_text(json.dumps(me))
     try:
         os.link(tmp, path)
         return True
     except FileExistsError:
-        return False
-    except OSError:  # no hard links here
+        # NFS may report EEXIST for a link that was made (a retried request): then the private file has 2 links
+        return os.stat(tmp).st_nlink == 2 and _read_lock(path) == me
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS):
+            raise
+        # no hard links on this file system
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -320,16 +331,18 @@ def _take_over(path: Path, stale: dict[str, Any], me: dict[str, Any]) -> None:
     """Remove a stale lock, unless another newcomer got there first (then the caller simply tries again).
 
     The takeover is serialised by a guard file, written whole like the lock; a guard left by a newcomer that
-    was killed mid-takeover (its pid gone from this host, or older than 30 s) is removed."""
+    was killed mid-takeover is removed: at once when its pid is gone from this host, after 30 s when its
+    owner cannot be checked (another host, or unreadable). A live owner's guard is never taken."""
     import time
 
     guard = path.with_name(path.name + ".takeover")
     if not _create_lock(guard, me):
         owner = _read_lock(guard)
         if owner is not None:
-            pid = owner.get("pid")
-            dead = isinstance(pid, int) and owner.get("host") == me["host"] and not _alive(pid)
-            if dead or _age(guard) > 30:
+            pid, here = owner.get("pid"), owner.get("host") == me["host"]
+            dead = isinstance(pid, int) and here and not _alive(pid)
+            unknowable = not (isinstance(pid, int) and here)  # unreadable, or a newcomer on another host
+            if dead or (unknowable and _age(guard) > 30):
                 with contextlib.suppress(FileNotFoundError):
                     guard.unlink()
         time.sleep(0.05)

@@ -134,6 +134,12 @@ def test_more_seeds_reuse_the_first(tiny_study):
     assert re.search(r"follow the new colour in \d+\.\d ± \d+\.\d% of cases", headline)
     assert "(mean ± std over 2 seeds)" in text  # the discussion's baseline numbers are over the seeds too
     assert "Mean ± sample std over seeds." in headline and "One seed per run" not in text
+    numbers = json.loads(runner.invoke(app, ["report", "-c", str(cfg), "--runs-dir", str(runs), "--set", "study.seeds=2", "--json",
+                                             "-q"]).stdout)["numbers"]
+    mean = next(n for n in numbers if n["key"] == "baseline.test_hard_mean")
+    assert mean["sources"] == ["lazy-cnn-erm-s0/eval/metrics.json", "lazy-cnn-erm-s1/eval/metrics.json"]
+    per_seed = [json.loads((runs / x).read_text())["test_hard"] for x in mean["sources"]]
+    assert mean["value"] == pytest.approx(sum(per_seed) / 2)
 
 
 def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_study):
@@ -149,6 +155,7 @@ def test_report_twice_is_identical_but_for_the_timestamp_and_lists_sources(tiny_
     assert len(a) == len(b) and all(a[i].startswith(TIMESTAMP_PREFIX) for i in differ)
     assert [s["title"][:2] for s in payload["sections"]] == [f"{n}." for n in range(1, 9)]
     assert payload["numbers"] and all((runs / n["source"]).is_file() for n in payload["numbers"])
+    assert all((runs / x).is_file() and n["source"] == n["sources"][0] for n in payload["numbers"] for x in n.get("sources", []))
     # a number in the report is the stored one
     first = next(n for n in payload["numbers"] if n["key"] == "baseline.test_hard")
     stored = json.loads((runs / first["source"]).read_text())["test_hard"]
@@ -177,7 +184,6 @@ def test_report_locates_a_stored_figure_path_in_the_runs_dir_it_reads(tmp_path, 
 def test_a_copied_runs_dir_reports_its_own_figures(tiny_study, tmp_path):
     """Results store the absolute paths their commands wrote. A copy of the runs directory (rsync from a cluster, a
     backup) must link its own figures, not the original's, even while the original still exists."""
-    import re
 
     cfg, runs, _ = tiny_study
     copy = tmp_path / "elsewhere" / "runs"

@@ -42,16 +42,16 @@ def write_discussion(ctx: ReportContext) -> None:
             else:
                 lead = (f"With the same architecture and data, {len(better)} robust strategies raised hard-test accuracy by more than "
                         f"{100 * GAIN:.0f} points: " + ", ".join(f"`{r['strategy']}` (+{up(r)} points)" for r in better)
-                        + f"; the best, `{top['strategy']}`, reaches {pm(top, 'hard')} ({_seeds(top['n'])})")
+                        + f"; the highest, `{top['strategy']}`, reaches {pm(top, 'hard')} ({_seeds(top['n'])})")
             w.p(lead + (f"; the colour-blind oracle reaches {pm(orc, 'hard')}, so "
-                        f"{100 * (orc['hard'][0] - top['hard'][0]):.1f} points remain between the best strategy and the colour-free ceiling."
+                        f"{100 * (orc['hard'][0] - top['hard'][0]):.1f} points remain between `{top['strategy']}` and the colour-free ceiling."
                         if orc and _oracle_is_ceiling(orc) else "."))
             w.p()
         else:
             w.p(f"No robust strategy of the study raised hard-test accuracy by more than {100 * GAIN:.0f} points over the baseline in these runs.")
             w.p()
         if extra:
-            w.p(f"Runs beyond the study (section 5's *extra* rows: other learning rates or options) that did: "
+            w.p("Runs beyond the study (section 5's *extra* rows: other learning rates or options) that did: "
                 + ", ".join(f"`{r['strategy']}` (+{100 * (r['hard'][0] - base_row['hard'][0]):.1f} points)" for r in extra)
                 + "; they are ablations, not the study's claims.")
             w.p()

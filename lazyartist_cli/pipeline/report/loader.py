@@ -136,8 +136,10 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         row["knows"] = "nothing (sees no colour)" if role == "oracle" or row["input"] == "colorblind" else _knows(strategy)
         for key, split in (("val", "val"), ("easy", "test_easy"), ("hard", "test_hard")):
             row[key] = _mean_std([evals[n][split] for n in names])
-        cfs = [c["follows_new_color"] for c in (files[n].get("counterfactual") for n in names) if c and c.get("n_images")]
-        row["cf"] = _mean_std(cfs) if cfs else (None, None)
+        row["sources"] = [files[n].eval for n in names]
+        with_cf = [n for n in names if (files[n].get("counterfactual") or {}).get("n_images")]
+        row["cf"] = _mean_std([files[n].get("counterfactual")["follows_new_color"] for n in with_cf]) if with_cf else (None, None)
+        row["cf_sources"] = [files[n].counterfactual for n in with_cf]
         rows.append(row)
     order = {"baseline": 0, "robust": 1, "extra": 2, "oracle": 3}
     return sorted(rows, key=lambda r: (order[r["role"]], -r["hard"][0]))

@@ -13,7 +13,7 @@ from .writer import TIMESTAMP_PREFIX
 
 
 def write_summary(ctx: ReportContext) -> None:
-    w, cfg, s, files, evals, base = ctx.w, ctx.cfg, ctx.cfg.study, ctx.files, ctx.evals, ctx.base
+    w, cfg, s, files, evals = ctx.w, ctx.cfg, ctx.cfg.study, ctx.files, ctx.evals
     w.p(f"# {cfg.report.title}")
     w.p()
     w.p(f"{TIMESTAMP_PREFIX}{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by `lazy report`. "
@@ -49,16 +49,20 @@ def write_summary(ctx: ReportContext) -> None:
         w.p()
     base_row = ctx.row("baseline")
     if base_row:
-        def pm(key: str, row: dict, col: str, source=None) -> str:
-            """mean ± sample std over the row's seeds (the mean alone for one seed), registered as a number used."""
-            w.num(key, row[col][0], source or row["source"])
+        def pm(key: str, row: dict, col: str) -> str:
+            """mean ± sample std over the row's seeds (the mean alone for one seed), registered with every file it reads."""
+            files_read = row["cf_sources"] if col == "cf" else row["sources"]
+            w.num(key, row[col][0], files_read[0], sources=files_read)
             return _pm(row[col])
 
         head = [f"baseline `{base_row['strategy']}` ({_seeds(base_row['n'])}): easy test {pm('baseline.test_easy_mean', base_row, 'easy')}, "
                 f"hard test {pm('baseline.test_hard_mean', base_row, 'hard')}"]
-        best = max((r for r in ctx.rows if r["role"] == "robust"), key=lambda r: r["hard"][0], default=None)
+        robust = [r for r in ctx.rows if r["role"] == "robust"]
+        best = max(robust, key=lambda r: r["hard"][0], default=None)
         if best:
-            head.append(f"best robust strategy `{best['strategy']}` ({_seeds(best['n'])}): hard test "
+            which = (f"highest hard-test mean of the {len(robust)} robust strategies (a pick made on test_hard; all of them are in "
+                     "section 5): " if len(robust) > 1 else "robust strategy: ")
+            head.append(f"{which}`{best['strategy']}` ({_seeds(best['n'])}), hard test "
                         f"{pm('best_robust.test_hard_mean', best, 'hard')} at easy test {pm('best_robust.test_easy_mean', best, 'easy')}")
         orc = ctx.row("oracle")
         if orc:
@@ -70,7 +74,7 @@ def write_summary(ctx: ReportContext) -> None:
                             f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is no ceiling and is not quoted as one")
         if base_row["cf"][0] is not None:
             head.append(f"recolouring an image makes the baseline follow the new colour in "
-                        f"{pm('baseline.cf_follows_mean', base_row, 'cf', files[base_row['runs'][0]].counterfactual)} of cases")
+                        f"{pm('baseline.cf_follows_mean', base_row, 'cf')} of cases ({_seeds(len(base_row['cf_sources']))})")
         w.p("**Headline numbers:**")
         w.p()
         for hl in head:

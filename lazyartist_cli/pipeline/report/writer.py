@@ -32,9 +32,14 @@ class Writer:
     def src(self, path: Path) -> str:
         return os.path.relpath(path, self.runs_dir)
 
-    def num(self, key: str, value: float, source: Path, fmt: str = "pct") -> str:
-        self.numbers.append({"section": self.sections[-1]["title"] if self.sections else "", "key": key,
-                             "value": value, "source": self.src(source)})
+    def num(self, key: str, value: float, source: Path, fmt: str = "pct", sources: Optional[list[Path]] = None) -> str:
+        """Record a number used and the file it was read from; a mean over several runs also lists every file
+        (``sources``; ``source`` is then the first of them)."""
+        entry = {"section": self.sections[-1]["title"] if self.sections else "", "key": key, "value": value,
+                 "source": self.src(source)}
+        if sources and len(sources) > 1:
+            entry["sources"] = [self.src(x) for x in sources]
+        self.numbers.append(entry)
         if fmt == "pct":
             return f"{100 * value:.1f}%"
         return format(value, fmt)
