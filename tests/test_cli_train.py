@@ -80,6 +80,9 @@ def test_eval_json_and_files(trained):
     runs, _ = trained
     res = invoke(runs, "eval", "base", "--json", "-q")
     assert res.exit_code == 0, res.output
+    env = json.loads((runs / "base" / "environments.json").read_text())["eval"]  # where the analysis ran, apart from its results
+    assert env["device"] == "cpu" and env["threads"] == torch.get_num_threads() and env["seed"] == 0
+    assert env["torch_version"] == torch.__version__ and "environment" not in json.loads((runs / "base/eval/metrics.json").read_text())
     r = json.loads(res.stdout)["runs"]["base"]
     for split in ("train", "val", "test_easy", "test_hard"):
         assert 0.0 <= r[split] <= 1.0

@@ -94,6 +94,7 @@ def test_study_trains_every_run_and_writes_the_report(tiny_study):
     assert abs(m["test_easy"] - m["test_hard"]) <= 0.01
     assert "**Ceiling check.**" in text and "knows" in text and "val-recolored" in text
     assert not re.search(r"(^|\s)\?(\s|$)", text)  # no "?" stands in for a value the report failed to read
+    assert re.search(r"\| analyses of `lazy-cnn-erm-s0` \| attack, counterfactual, eval: `cpu`, torch `[^`]+`, lazy `[^`]+` \|", text)
     summary = text[text.index("## 1. "):text.index("## 2. ")]
     assert "One seed per run, so no standard deviation" in summary and " ± " not in summary
     # analyses left out of the study are reported as not run, with the command

@@ -119,7 +119,7 @@ def attack_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repo
 
 
 def run_attack(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, Any]:
-    out = for_each_run(cfg, runs_dir, runs, attack_run, reporter, "attacking", rgb_only="attack")
+    out = for_each_run(cfg, runs_dir, runs, attack_run, reporter, "attacking", "attack", rgb_only="attack")
     first = run_dir(runs_dir, runs[0]) / "attack"
     target = first / ("success_vs_eps.png" if len(runs) == 1 else f"success_vs_eps_{'_vs_'.join(runs)[:120]}.png")
     curves = {name: r["sweep"]["success"] for name, r in out.items() if r.get("sweep")}

@@ -64,11 +64,31 @@ class LoadedRun:
                              f"digits); `lazy {analysis}` works on RGB inputs and does not apply to it")
 
 
-def for_each_run(cfg: Any, runs_dir: Path, runs: list[str], fn: Any, reporter: Any, label: str,
+ENVIRONMENTS = "environments.json"  # <run>/environments.json: where and with what each analysis of the run last ran
+
+
+def record_environment(run_path: Path, analysis: str, device: torch.device, seed: int) -> None:
+    """Record, under the run's write lock, the environment ``analysis`` just ran in (versions, device, threads,
+    allocator, seed); one entry per analysis, replaced when it runs again. Kept apart from the results so that
+    results stay byte-identical across reruns (a timestamp and a thread count are not results)."""
+    from ..runs import read_json, write_json_atomic
+
+    path = run_path / ENVIRONMENTS
+    try:
+        known = read_json(path, "environments") if path.is_file() else {}
+    except LazyError:
+        known = {}  # damaged: start again
+    known = {k: v for k, v in known.items() if k != "schema_version"}
+    known[analysis] = {**environment(device), "threads": torch.get_num_threads(), "seed": seed}
+    write_json_atomic(path, dict(sorted(known.items())))
+
+
+def for_each_run(cfg: Any, runs_dir: Path, runs: list[str], fn: Any, reporter: Any, label: str, analysis: str,
                  rgb_only: str = "") -> dict[str, Any]:
     """Seed, pick the device, load every run first (fail early on a missing one, or, for
     an analysis named by ``rgb_only``, on a colour-blind oracle run), then call
-    ``fn(run, cache, cfg, reporter)`` per run with one shared split cache."""
+    ``fn(run, cache, cfg, reporter)`` per run with one shared split cache, and record the
+    environment each run's ``analysis`` ran in (``environments.json``)."""
     from ..seeding import resolve_device, seed_everything
     from .splits import SplitCache
 
@@ -84,6 +104,7 @@ def for_each_run(cfg: Any, runs_dir: Path, runs: list[str], fn: Any, reporter: A
     for run in loaded:
         with write_lock(runs_dir, "run", run.name):  # the analysis writes into the run
             out[run.name] = fn(run, cache, cfg, reporter)
+            record_environment(run.path, analysis, device, cfg.seed)
         reporter.update(label, 1)
     return out
 

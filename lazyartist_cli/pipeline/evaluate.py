@@ -80,7 +80,7 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
 
 
 def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, EvalMetrics]:
-    return for_each_run(cfg, runs_dir, runs, evaluate_run, reporter, "evaluating runs")
+    return for_each_run(cfg, runs_dir, runs, evaluate_run, reporter, "evaluating runs", "eval")
 
 
 def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> CounterfactualSummary:
@@ -135,4 +135,4 @@ def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, report
 
 
 def run_counterfactual(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, CounterfactualSummary]:
-    return for_each_run(cfg, runs_dir, runs, counterfactual_run, reporter, "recolouring")
+    return for_each_run(cfg, runs_dir, runs, counterfactual_run, reporter, "recolouring", "counterfactual")

@@ -154,4 +154,4 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
 
 
 def run_gradcam(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    return for_each_run(cfg, runs_dir, runs, gradcam_run, reporter, f"{cfg.gradcam.method} maps", rgb_only="gradcam")
+    return for_each_run(cfg, runs_dir, runs, gradcam_run, reporter, f"{cfg.gradcam.method} maps", f"gradcam/{cfg.gradcam.method}", rgb_only="gradcam")

@@ -170,4 +170,4 @@ def probe_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Repor
 
 
 def run_probe(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, dict[str, Any]]:
-    return for_each_run(cfg, runs_dir, runs, probe_run, reporter, "probing runs", rgb_only="probe")
+    return for_each_run(cfg, runs_dir, runs, probe_run, reporter, "probing runs", "probe", rgb_only="probe")

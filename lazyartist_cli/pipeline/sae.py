@@ -257,4 +257,4 @@ def load_sae(path: Path) -> tuple[SparseAutoencoder, dict[str, Any]]:
 
 
 def run_sae(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, Any]:
-    return for_each_run(cfg, runs_dir, runs, sae_run, reporter, "SAEs", rgb_only="sae")
+    return for_each_run(cfg, runs_dir, runs, sae_run, reporter, "SAEs", "sae", rgb_only="sae")

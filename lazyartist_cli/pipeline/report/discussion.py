@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from ..analyses import ANALYSES
+from ..common import ENVIRONMENTS
 from ..plan import STUDY_FILE, train_command
 from .intervals import GAIN, SHORTCUT_GAP, _oracle_is_ceiling, _pm, _seeds
 from .loader import ReportContext, _load
@@ -75,7 +76,8 @@ def write_discussion(ctx: ReportContext) -> None:
                    ["precision", f"`{env.get('precision', 'fp32')}` (training; `lazy eval` and the analyses run in fp32, but for "
                     "PGD's gradient steps, `attack.precision`)"],
                    ["torch", f"`{env.get('torch_version')}`"],
-                   ["python", f"`{env.get('python_version')}`"], ["lazy", f"`{env.get('lazy_version')}`"]])
+                   ["python", f"`{env.get('python_version')}`"], ["lazy", f"`{env.get('lazy_version')}`"]]
+                + _analysis_environments(files[base.name].dir / ENVIRONMENTS, base.name))
         for sp in [base] + [x for x in specs if x.role == "robust" and x.seed == base.seed]:
             c = _load(files[sp.name].config)
             if c:
@@ -100,3 +102,14 @@ def write_discussion(ctx: ReportContext) -> None:
         w.p(f"lazy {a.name} {' '.join(sp.name for sp in ctx.scope_runs[a.scope])}")
     w.p("lazy report")
     w.p("```")
+
+
+def _analysis_environments(path, run: str) -> list[list[str]]:
+    """Appendix rows: where the baseline's analyses ran (``<run>/environments.json``), grouped by device,
+    torch and lazy version; none for runs analysed before the file existed."""
+    envs = {k: v for k, v in (_load(path) or {}).items() if isinstance(v, dict)}
+    groups: dict[tuple, list[str]] = {}
+    for analysis, env in envs.items():
+        groups.setdefault((env.get("device"), env.get("torch_version"), env.get("lazy_version")), []).append(analysis)
+    return [[f"analyses of `{run}`", f"{', '.join(names)}: `{dev}`, torch `{torch}`, lazy `{lazy}`"]
+            for (dev, torch, lazy), names in sorted(groups.items(), key=lambda kv: kv[1])]
