@@ -18,16 +18,13 @@ def write_discussion(ctx: ReportContext) -> None:
     w.h(2, "8. Discussion, limitations, future work")
     base_row = ctx.row("baseline")
     if base_row:
-        def pm(row: dict, col: str) -> str:
-            return _pm(row[col])
-
         seeds = f"mean ± std over {_seeds(base_row['n'])}" if base_row["n"] > 1 else _seeds(1)
         gap = base_row["easy"][0] - base_row["hard"][0]
         if gap > SHORTCUT_GAP:
-            w.p(f"The baseline learned the shortcut: {pm(base_row, 'easy')} on easy test against {pm(base_row, 'hard')} on hard test "
+            w.p(f"The baseline learned the shortcut: {_pm(base_row['easy'])} on easy test against {_pm(base_row['hard'])} on hard test "
                 f"({seeds}), where only the digit-colour pairing differs.")
         else:
-            w.p(f"The baseline shows no large shortcut gap ({pm(base_row, 'easy')} easy vs {pm(base_row, 'hard')} hard, {seeds}); "
+            w.p(f"The baseline shows no large shortcut gap ({_pm(base_row['easy'])} easy vs {_pm(base_row['hard'])} hard, {seeds}); "
                 "check the training length and the dataset's correlation before reading the other sections.")
         w.p()
         gains = lambda role: sorted((r for r in ctx.rows if r["role"] == role and r["hard"][0] > base_row["hard"][0] + GAIN),
@@ -39,12 +36,12 @@ def write_discussion(ctx: ReportContext) -> None:
             up = lambda r: f"{100 * (r['hard'][0] - base_row['hard'][0]):.1f}"
             if len(better) == 1:
                 lead = (f"With the same architecture and data, `{top['strategy']}` raised hard-test accuracy by {up(top)} points over "
-                        f"the baseline, to {pm(top, 'hard')} ({_seeds(top['n'])})")
+                        f"the baseline, to {_pm(top['hard'])} ({_seeds(top['n'])})")
             else:
                 lead = (f"With the same architecture and data, {len(better)} robust strategies raised hard-test accuracy by more than "
                         f"{100 * GAIN:.0f} points: " + ", ".join(f"`{r['strategy']}` (+{up(r)} points)" for r in better)
-                        + f"; the highest, `{top['strategy']}`, reaches {pm(top, 'hard')} ({_seeds(top['n'])})")
-            w.p(lead + (f"; the colour-blind oracle reaches {pm(orc, 'hard')}, so "
+                        + f"; the highest, `{top['strategy']}`, reaches {_pm(top['hard'])} ({_seeds(top['n'])})")
+            w.p(lead + (f"; the colour-blind oracle reaches {_pm(orc['hard'])}, so "
                         f"{100 * (orc['hard'][0] - top['hard'][0]):.1f} points remain between `{top['strategy']}` and the colour-free ceiling."
                         if orc and _oracle_is_ceiling(orc) else "."))
             w.p()

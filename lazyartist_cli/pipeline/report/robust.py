@@ -94,7 +94,8 @@ def _strategy_table(ctx: ReportContext) -> None:
             if m is None:
                 cells.append("—")
                 continue
-            w.num(f"strategies.{r['strategy']}.{r['role']}.{key}.mean", m, r["source"])
+            read = r["cf_sources"] if key == "cf" else r["sources"]  # the files this mean is over
+            w.num(f"strategies.{r['strategy']}.{r['role']}.{key}.mean", m, read[0], sources=read)
             cells.append(_pm((m, sd)))
         ci = _hard_ci(r, evals, n_hard)
         cells.append(f"[{100 * ci[1]:.1f}, {100 * ci[2]:.1f}]" if ci else "—")
