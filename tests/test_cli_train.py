@@ -83,6 +83,14 @@ def test_eval_json_and_files(trained):
     env = json.loads((runs / "base" / "environments.json").read_text())["eval"]  # where the analysis ran, apart from its results
     assert env["device"] == "cpu" and env["threads"] == torch.get_num_threads() and env["seed"] == 0
     assert env["torch_version"] == torch.__version__ and "environment" not in json.loads((runs / "base/eval/metrics.json").read_text())
+    from lazyartist_cli.pipeline.common import record_environment
+    from lazyartist_cli.pipeline.report.discussion import _analysis_environments
+
+    for damaged in ("[1]", "{bad", '"x"'):  # a damaged record is started again, and the report skips it
+        (runs / "base" / "environments.json").write_text(damaged)
+        assert _analysis_environments(runs / "base" / "environments.json", "base") == []
+        record_environment(runs / "base", "eval", torch.device("cpu"), 0)
+        assert list(json.loads((runs / "base" / "environments.json").read_text())) == ["schema_version", "eval"]
     r = json.loads(res.stdout)["runs"]["base"]
     for split in ("train", "val", "test_easy", "test_hard"):
         assert 0.0 <= r[split] <= 1.0

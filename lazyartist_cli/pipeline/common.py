@@ -78,6 +78,8 @@ def record_environment(run_path: Path, analysis: str, device: torch.device, seed
         known = read_json(path, "environments") if path.is_file() else {}
     except LazyError:
         known = {}  # damaged: start again
+    if not isinstance(known, dict):
+        known = {}  # valid JSON but not this file's shape: start again
     known = {k: v for k, v in known.items() if k != "schema_version"}
     known[analysis] = {**environment(device), "threads": torch.get_num_threads(), "seed": seed}
     write_json_atomic(path, dict(sorted(known.items())))

@@ -104,7 +104,8 @@ def write_discussion(ctx: ReportContext) -> None:
 def _analysis_environments(path, run: str) -> list[list[str]]:
     """Appendix rows: where the baseline's analyses ran (``<run>/environments.json``), grouped by device,
     torch and lazy version; none for runs analysed before the file existed."""
-    envs = {k: v for k, v in (_load(path) or {}).items() if isinstance(v, dict)}
+    doc = _load(path)
+    envs = {k: v for k, v in doc.items() if isinstance(v, dict)} if isinstance(doc, dict) else {}
     groups: dict[tuple, list[str]] = {}
     for analysis, env in envs.items():
         groups.setdefault((env.get("device"), env.get("torch_version"), env.get("lazy_version")), []).append(analysis)
