@@ -211,6 +211,12 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _dead_here(holder: dict[str, Any], me: dict[str, Any]) -> bool:
+    """Whether a lock record names a process of this host that no longer runs (a killed command)."""
+    pid = holder.get("pid")
+    return isinstance(pid, int) and holder.get("host") == me["host"] and not _alive(pid)
+
+
 def _read_lock(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -263,7 +269,7 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
             if holder is None:
                 continue
         pid, host = holder.get("pid"), holder.get("host")
-        if (isinstance(pid, int) and host == me["host"] and not _alive(pid)) or (not holder and _age(path) > 10):
+        if _dead_here(holder, me) or (not holder and _age(path) > 10):
             _take_over(path, holder, me)  # a killed holder, or an empty/damaged lock nobody is writing
             continue
         if not holder:
@@ -339,10 +345,8 @@ def _take_over(path: Path, stale: dict[str, Any], me: dict[str, Any]) -> None:
     if not _create_lock(guard, me):
         owner = _read_lock(guard)
         if owner is not None:
-            pid, here = owner.get("pid"), owner.get("host") == me["host"]
-            dead = isinstance(pid, int) and here and not _alive(pid)
-            unknowable = not (isinstance(pid, int) and here)  # unreadable, or a newcomer on another host
-            if dead or (unknowable and _age(guard) > 30):
+            unknowable = not (isinstance(owner.get("pid"), int) and owner.get("host") == me["host"])  # unreadable, another host
+            if _dead_here(owner, me) or (unknowable and _age(guard) > 30):
                 with contextlib.suppress(FileNotFoundError):
                     guard.unlink()
         time.sleep(0.05)
