@@ -1,11 +1,14 @@
 """Copy the headline numbers and the strategy table of a `lazy report` into the README.
 
-    python scripts/readme_results.py runs/report/REPORT.md README.md "lazy study examples.toml --seeds 3"
+    python scripts/readme_results.py runs/report/REPORT.md README.md "lazy study examples.toml --seeds 3" \
+        ["bash scripts/controls.sh runs"]
 
 Replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->``
 with the report's "Headline numbers" list and its section-5 table, preceded by
 the command that produced the report, so that no number in the README is typed
-by hand.
+by hand. The report also holds runs beyond the study (its *extra* rows, e.g. the
+matched-learning-rate controls); the optional fourth argument names the command
+that made them, and the block says which rows come from which command.
 """
 
 import re
@@ -22,10 +25,30 @@ def section(text: str, title_prefix: str) -> str:
     return m.group(1)
 
 
+def has_extra_rows(table_lines: list[str]) -> bool:
+    """Whether the strategy table holds rows whose role (second column) is extra: runs beyond the study."""
+    return any(len(cells := [c.strip() for c in line.strip("|").split("|")]) > 1 and cells[1].startswith("extra")
+               for line in table_lines[2:])
+
+
+def provenance(report: Path, command: str, extra_command: "str | None", extra_rows: bool) -> list[str]:
+    """The block's first lines: which command made which rows, and how the block was made."""
+    args = f'{report} README.md "{command}"' + (f' "{extra_command}"' if extra_command else "")
+    lines = [f"Produced by `{command}`"
+             + (f" and, for the rows marked *extra*, `{extra_command}` on the same runs directory" if extra_rows and extra_command else "")
+             + f" (then `python scripts/readme_results.py {args}`); copied from the generated report, not typed by hand."]
+    if extra_rows:
+        lines.append("The *baseline*, *robust* and *oracle* rows are the study's; the rows marked *extra* are other evaluated runs "
+                     "found in the same runs directory" + (", not the study's claims." if extra_command else
+                                                           ", not made by that command and not the study's claims."))
+    return lines
+
+
 def main() -> None:
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         raise SystemExit(__doc__)
     report, readme, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    extra_command = sys.argv[4] if len(sys.argv) == 5 else None
     text = report.read_text()
     summary = section(text, "1. ")
     headline = summary[summary.index("**Headline numbers:**"):].strip()
@@ -40,8 +63,7 @@ def main() -> None:
     table = "\n".join(table_lines)
     block = "\n".join([
         BEGIN,
-        f"Produced by `{command}` (then `python scripts/readme_results.py {report} README.md \"{command}\"`);",
-        "copied from the generated report, not typed by hand.",
+        *provenance(report, command, extra_command, has_extra_rows(table_lines)),
         "",
         headline,
         "",

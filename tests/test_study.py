@@ -92,7 +92,7 @@ def test_study_trains_every_run_and_writes_the_report(tiny_study):
     # the oracle sees the same images on test_easy and test_hard (they differ only in colour)
     m = json.loads((runs / "lazy-cnn-erm-oracle-s0" / "eval" / "metrics.json").read_text())
     assert abs(m["test_easy"] - m["test_hard"]) <= 0.01
-    assert "**Ceiling check.**" in text and "knows" in text and "val-recolored" in text
+    assert "**Reference check.**" in text and "knows" in text and "val-recolored" in text
     assert not re.search(r"(^|\s)\?(\s|$)", text)  # no "?" stands in for a value the report failed to read
     assert re.search(r"\| analyses of `lazy-cnn-erm-s0` \| attack, counterfactual, eval: `cpu`, torch `[^`]+`, lazy `[^`]+` \|", text)
     summary = text[text.index("## 1. "):text.index("## 2. ")]

@@ -20,7 +20,7 @@ class StudyConfig(Section):
     strategies: list[str] = Field(default_factory=lambda: ["consistency", "spectral-decoupling", "group-dro"],
                                   description="robust strategies compared")
     seeds: int = Field(1, ge=1, le=10, description="seeds seed, seed+1, ... per strategy")
-    oracle: bool = Field(True, description="also train the baseline on colour-blind copies (the colour-free ceiling)")
+    oracle: bool = Field(True, description="also train the baseline on colour-blind copies (the colour-blind reference)")
     analyses: list[str] = Field(default_factory=lambda: list(STUDY_ANALYSES),
                                 description="analyses besides eval (which always runs), each on its runs (pipeline/analyses.py)")
     analysed: list[str] = Field(default_factory=list, description="strategies whose runs get the per-model analyses "

@@ -142,8 +142,8 @@ class TrainConfig(Section):
         return self
 
     def learning_rate(self) -> float:
-        """The learning rate in force: ``lr`` when given, else the oracle's (a ceiling is trained at its best
-        learning rate) or the strategy's own default."""
+        """The learning rate in force: ``lr`` when given, else the oracle's (``ORACLE_LR``: the colour-blind reference is
+        trained at the better of the two rates tried) or the strategy's own default (docs/strategies.md says how each was picked)."""
         from ..strategies import get_strategy
 
         if self.lr is not None:

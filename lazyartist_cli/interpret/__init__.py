@@ -1,4 +1,6 @@
-"""Interpretability family: colour reliance, counterfactual recolouring (more to come: gradcam, actmax)."""
+"""Interpretability family: attributions (Grad-CAM, saliency, SmoothGrad, Integrated Gradients; registered below),
+stroke mass (attention), colour vs brightness of attributions (chromatic), activation maximisation (actmax), unit
+selectivity, colour reliance and counterfactual recolouring. One module each; the methods work on tensors and never print."""
 
 from .base import Attribution
 from .gradcam import GradCAM

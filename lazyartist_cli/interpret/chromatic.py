@@ -17,12 +17,16 @@ share) cannot tell on stroke-coloured digits.
 
 The chromatic share of an image is sum(chromatic) / (sum(chromatic) + sum(gray))
 over its pixels: 1 for a model that reads only channel differences, 0 for one
-that reads only brightness, and ``ISOTROPIC_SHARE`` (about 0.61) for a gradient
-with no preferred direction in RGB (two of the three dimensions are chromatic).
+that reads only the equal-weight channel mean (R + G + B) / 3 (its gradient lies
+on the gray axis), ``LUMINANCE_SHARE`` (about 0.37) for one that reads only Rec. 601
+luminance (``models.LUMA``: its gradient is not on the gray axis), and
+``ISOTROPIC_SHARE`` (about 0.61) for a gradient with no preferred direction in RGB
+(two of the three dimensions are chromatic). So "brightness" is relative to these
+references: a luminance reader does not score 0.
 That reference holds for the gradient splits only: IG's chromatic part (black
 baseline) is the pixel's own chromatic colour dotted with the gradient, so a
 weakly coloured pixel adds to IG's brightness part whatever the model reads;
-compare IG shares between models, not with 0.61.
+compare IG shares between models, not with these references.
 All functions are batched over images; the model is put in eval mode and restored.
 """
 
@@ -35,13 +39,25 @@ import torch
 import torch.nn as nn
 
 from ..errors import UsageError
-from ..models import eval_mode
+from ..models import LUMA, eval_mode
 from .gradcam import GradCAM
 from .integrated_gradients import path_gradient
 from .saliency import input_gradient, smooth_gradient
 
 # E|z1| / E||(z2, z3)|| for a standard normal gradient: sqrt(2/pi) and sqrt(pi/2)
 ISOTROPIC_SHARE = math.sqrt(math.pi / 2) / (math.sqrt(2 / math.pi) + math.sqrt(math.pi / 2))
+
+
+def _constant_gradient_share(w: tuple[float, float, float]) -> float:
+    """The chromatic share of a gradient equal to ``w`` at every pixel (a model reading the w-weighted channel sum)."""
+    gray = abs(sum(w)) / math.sqrt(3)
+    mean = sum(w) / 3
+    chroma = math.sqrt(sum((c - mean) ** 2 for c in w))
+    return chroma / (gray + chroma)
+
+
+# a model that reads only Rec. 601 luminance (0.299 R + 0.587 G + 0.114 B): about 0.37, not 0
+LUMINANCE_SHARE = _constant_gradient_share(LUMA)
 
 
 def gray_axis(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -56,9 +56,8 @@ def resolve_options(name: str, options: Optional[dict[str, Any]] = None) -> dict
         raise UsageError(f"train.model_options.{loc}: {err['msg']}") from None
 
 
-# Images per forward pass at inference. Measured on a 2-core CPU: lazy-cnn scores
-# 10,000 images 3-4x faster in batches of 128 than of 256 or more (the activations
-# of a 128-image batch stay in the CPU cache); see the README's performance table.
+# Images per forward pass at inference: on a small CPU the activations of a 128-image
+# batch of lazy-cnn stay in cache (docs/performance.md names the benchmarks that measure it).
 INFERENCE_BATCH = 128
 
 
@@ -74,7 +73,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 # rgb: the stored images. colorblind: the oracle; every stroke recoloured to one
 # fixed colour from the stored digit (``data.views``), so the model cannot see colour.
-# grayscale: the oracle of sessions 1-2 (luminance / image max), kept so old runs
+# grayscale: the tool's first oracle (luminance / image max), kept so old runs
 # load; NOT colour-blind (the stroke-to-background ratio tells the colour).
 INPUTS = ("rgb", "colorblind", "grayscale")
 LUMA = (0.299, 0.587, 0.114)

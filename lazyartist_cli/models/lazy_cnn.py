@@ -16,7 +16,7 @@ grid or a second convolution gives shape more room, for every strategy,
 plain cross-entropy included. ``scripts/frontier.py`` maps that trade-off.
 
 Registered designs (``--model``): ``lazy-cnn`` (the default study network) and
-``lazy-cnn-v1`` (sessions 1-2's design: 32 channels, 5x5, grid 2, kept so
+``lazy-cnn-v1`` (the tool's first design: 32 channels, 5x5, grid 2, kept so
 that old runs still load). ``train.model_options`` overrides any knob.
 """
 
@@ -84,9 +84,9 @@ def build_v1(num_classes: int = 10, **options) -> nn.Module:
 
 # The default study network, chosen from the laziness frontier (scripts/frontier.py; a choice
 # made after looking at hard-split accuracies of exploratory runs, which the report states):
-# two 3x3 convolutions of 16 channels give the colour-blind oracle about 95% while plain
-# cross-entropy still takes the colour shortcut (hard < 20%); its epoch costs about as much
-# as lazy-cnn-v1's (16 + 16 channels of 3x3 against 32 channels of 5x5).
+# two 3x3 convolutions of 16 channels leave room for shape (the colour-blind oracle) while plain
+# cross-entropy still takes the colour shortcut (hard < 20%, the report's LAZY_HARD); the frontier's
+# table in the report holds the numbers, with the command that made them.
 DEFAULT = dict(channels=16, kernel=3, convs=2, grid=2, pool="avg", hidden=64)
 
 

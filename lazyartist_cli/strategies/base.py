@@ -36,8 +36,9 @@ class Strategy(nn.Module):
     name: str = ""
     Config: type[StrategyConfig] = StrategyConfig
     knows: Knowledge = "nothing"
-    # Adam's learning rate when train.lr is not given; a strategy's own default is chosen on
-    # validation data (never test_hard) and stated in its module.
+    # Adam's learning rate when train.lr is not given. 1e-3 is Adam's customary default, not tuned on this
+    # data (the baseline and every strategy without its own use it); a strategy's own default says in its
+    # module how it was picked (never on test_hard). docs/strategies.md lists them.
     default_lr: float = 1e-3
     # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
     input_gradients: bool = False

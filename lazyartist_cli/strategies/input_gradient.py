@@ -52,7 +52,9 @@ def rrr_penalties(model, x: torch.Tensor, y: torch.Tensor, create_graph: bool = 
 
 def batch_penalties(model, x: torch.Tensor, y: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(cross-entropy, chromatic penalty, brightness penalty), each a mean over the batch, computed
-    on chunks of ``chunk`` images (the same values as one graph for the whole batch)."""
+    on chunks of ``chunk`` images. For a model without batch statistics (``lazy-cnn``) this equals one graph
+    over the whole batch; a BatchNorm model in training mode (``small-cnn``, ``resnet18``) normalises each
+    chunk with the chunk's own statistics, so its values differ from a whole-batch graph."""
     n = x.shape[0]
     ce_sum, chroma_sum, bright_sum = 0.0, 0.0, 0.0
     for i in range(0, n, chunk):
@@ -67,9 +69,9 @@ class InputGradient(Strategy):
     knows = "that it is colour"
     input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)
 
-    # The double backward runs on chunks of this many images of the batch: the same
-    # loss (sums divided by the batch size), about 20% faster on a 2-core CPU than
-    # one graph for a batch of 128 (the chunk's tensors stay in cache).
+    # The double backward runs on chunks of this many images of the batch (sums divided by the
+    # batch size; the chunk's tensors stay in cache on a small CPU). The same loss as one graph
+    # only for models without batch statistics: BatchNorm normalises each chunk on its own.
     chunk = 64
 
     def loss(self, model, batch):

@@ -42,7 +42,7 @@ def write_discussion(ctx: ReportContext) -> None:
                         f"{100 * GAIN:.0f} points: " + ", ".join(f"`{r['strategy']}` (+{up(r)} points)" for r in better)
                         + f"; the highest, `{top['strategy']}`, reaches {_pm(top['hard'])} ({_seeds(top['n'])})")
             w.p(lead + (f"; the colour-blind oracle reaches {_pm(orc['hard'])}, so "
-                        f"{100 * (orc['hard'][0] - top['hard'][0]):.1f} points remain between `{top['strategy']}` and the colour-free ceiling."
+                        f"{100 * (orc['hard'][0] - top['hard'][0]):.1f} points remain between `{top['strategy']}` and the colour-blind reference."
                         if orc and _oracle_is_ceiling(orc) else "."))
             w.p()
         else:

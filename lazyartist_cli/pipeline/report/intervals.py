@@ -16,13 +16,14 @@ from ...metrics import intervals_overlap
 GAIN = 0.10  # a strategy "mattered" when it beats the baseline on test_hard by at least this; below it, a negative result
 LAZY_HARD = 0.20  # a model is lazy when its test_hard accuracy is below this (the PRD's bar for the baseline)
 SHORTCUT_GAP = 0.50  # the baseline "learned the shortcut" when easy test exceeds hard test by more than this
-ORACLE_TOLERANCE = 0.01  # the oracle is a ceiling when its easy and hard accuracies agree within this
+ORACLE_TOLERANCE = 0.01  # the oracle is quoted as a colour-blind reference when its easy and hard accuracies agree within this
 FLIP_SMALL = 0.05  # an SAE intervention that flips fewer predictions than this changes (almost) nothing
 
 
 def _oracle_is_ceiling(row: dict[str, Any]) -> bool:
-    """The oracle is a ceiling only if it cannot tell colours apart: test_easy and test_hard share digits and
-    backgrounds, so its two accuracies (a strategy-table row) must agree within ORACLE_TOLERANCE."""
+    """The oracle is quoted as a colour-blind reference only if it cannot tell colours apart: test_easy and test_hard
+    share digits and backgrounds, so its two accuracies (a strategy-table row) must agree within ORACLE_TOLERANCE.
+    (That shows it is colour-blind, not that it bounds what shape allows: it is a reference, not a ceiling.)"""
     return abs(row["easy"][0] - row["hard"][0]) <= ORACLE_TOLERANCE
 
 
@@ -58,13 +59,21 @@ def _row_ci(vals: list[float], n_images: Optional[int]) -> Optional[tuple[float,
     return None
 
 
-def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple[float, float, float]], is_base: bool) -> str:
-    """The verdict column: do the 95% intervals of this run and the baseline not overlap?"""
+def _separates(base: Optional[tuple[float, float, float]], other: Optional[tuple[float, float, float]], is_base: bool,
+               higher_is_better: Optional[bool] = None) -> str:
+    """The verdict column: do the 95% intervals of this run and the baseline not overlap, and in which direction?
+    'yes, better' / 'yes, worse' where the quantity has a better direction (``higher_is_better``), else
+    'yes, higher' / 'yes, lower'; 'no' when they overlap."""
     if is_base:
         return "(baseline)"
     if base is None or other is None:
         return "—"
-    return "yes" if not intervals_overlap(base, other) else "no"
+    if intervals_overlap(base, other):
+        return "no"
+    higher = other[0] > base[0]
+    if higher_is_better is None:
+        return "yes, higher" if higher else "yes, lower"
+    return "yes, better" if higher == higher_is_better else "yes, worse"
 
 
 def _share_cell(labels: list[str], which: str, base_labels: Optional[list[str]] = None, is_base: bool = False) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from ...interpret.attention import STROKE_FOCUSED
 from ...metrics import intervals_overlap
+from ...interpret.chromatic import LUMINANCE_SHARE
 from .intervals import _base_proportion, _bootstrap_list, _proportion_cell, _separates, _share_cell
 from .loader import ReportContext, RunFiles, _load
 from .writer import Writer, _run_figures
@@ -112,8 +113,10 @@ def _color_share_section(w: Writer, runs: list[Any], files: dict[str, RunFiles],
     w.p(f"**Colour vs brightness in the attributions** (test_hard, {any_run['n']} images, the predicted class explained). Every "
         "pixel's attribution is split into its part along the gray axis (brightness: R, G and B move together) and the orthogonal "
         "chromatic part (channel differences: hue, saturation); the *chromatic share* is the chromatic fraction of an image's "
-        "attribution mass, averaged over images, with a bootstrap 95% CI over images. 1 means the model reads only colour, 0 only "
-        f"brightness; for the gradient methods, a gradient with no preferred RGB direction gives {any_run['isotropic_share']:.2f}. "
+        "attribution mass, averaged over images, with a bootstrap 95% CI over images. References for the gradient methods: 1 for a "
+        "model that reads only channel differences, 0 for one that reads only the equal-weight channel mean (R + G + B) / 3, "
+        f"{LUMINANCE_SHARE:.2f} for one that reads only Rec. 601 luminance, and {any_run['isotropic_share']:.2f} for a gradient "
+        "with no preferred RGB direction; a low share means brightness only relative to these. "
         "`ig` has no such reference: with the black baseline its chromatic part is the pixel's own colour times the gradient, so "
         "weakly coloured pixels count as brightness whatever the model reads; compare `ig` between models only. `gradcam-x-gradient` carries "
         "the Grad-CAM map to the input by weighting the input gradient with it; `ig` splits the path from the black baseline into its "

@@ -68,10 +68,11 @@ def write_summary(ctx: ReportContext) -> None:
         if orc:
             if _oracle_is_ceiling(orc):
                 head.append(f"colour-blind oracle (not a method; {_seeds(orc['n'])}): hard test {pm('oracle.test_hard_mean', orc, 'hard')}"
-                            f", easy test {pm('oracle.test_easy_mean', orc, 'easy')}: the ceiling of this network without colour")
+                            f", easy test {pm('oracle.test_easy_mean', orc, 'easy')}: this network's colour-blind reference "
+                            "(its easy and hard accuracies agree)")
             else:
                 head.append(f"the oracle is NOT colour-blind (easy {100 * orc['easy'][0]:.1f}% vs hard {100 * orc['hard'][0]:.1f}%, "
-                            f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is no ceiling and is not quoted as one")
+                            f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is not quoted as a reference")
         if base_row["cf"][0] is not None:
             head.append(f"recolouring an image makes the baseline follow the new colour in "
                         f"{pm('baseline.cf_follows_mean', base_row, 'cf')} of cases ({_seeds(len(base_row['cf_sources']))})")
