@@ -43,3 +43,40 @@ def bootstrap_ci(values: torch.Tensor, n_boot: int = 2000, level: float = 0.95, 
 def intervals_overlap(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
     """Whether two (mean, low, high) intervals share a point."""
     return a[1] <= b[2] and b[1] <= a[2]
+
+
+def group_accuracies(pred: torch.Tensor, y: torch.Tensor, bias: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """(n_classes, n_classes) accuracy of each (class, bias value) group; nan where a group is empty."""
+    groups = y.long() * n_classes + bias.long()
+    correct = torch.bincount(groups, weights=(pred == y).double(), minlength=n_classes * n_classes)
+    count = torch.bincount(groups, minlength=n_classes * n_classes).double()
+    acc = torch.where(count > 0, correct / count.clamp_min(1), torch.full_like(count, float("nan")))
+    return acc.reshape(n_classes, n_classes)
+
+
+def shortcut_metrics(easy: tuple[torch.Tensor, torch.Tensor, torch.Tensor], hard: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                     n_classes: int = 10) -> dict[str, float]:
+    """The field's standard scores from (pred, label, bias value) of test_easy and test_hard:
+
+    * ``aligned``: accuracy on the bias-aligned images of test_easy (bias value = class);
+    * ``bias_conflicting``: accuracy on test_hard (every image bias-conflicting);
+    * ``unbiased``: the mean accuracy of the n_classes^2 (class, bias value) groups, the aligned groups
+      from test_easy and the conflicting ones from test_hard: the expected accuracy on a test set whose
+      bias value is independent of the class and uniform (LfF's "unbiased" accuracy, Nam et al. 2020);
+    * ``worst_group``: the lowest of those group accuracies.
+    """
+    pe, ye, be = easy
+    ph, yh, bh = hard
+    aligned = be == ye
+    ga = group_accuracies(pe[aligned], ye[aligned], be[aligned], n_classes)
+    gh = group_accuracies(ph, yh, bh, n_classes)
+    eye = torch.eye(n_classes, dtype=torch.bool)
+    groups = torch.where(eye, ga, gh)  # diagonal: aligned groups; off-diagonal: conflicting groups
+    present = ~torch.isnan(groups)
+    return {
+        "aligned": (pe[aligned] == ye[aligned]).double().mean().item(),
+        "bias_conflicting": (ph == yh).double().mean().item(),
+        "unbiased": groups[present].mean().item(),
+        "worst_group": groups[present].min().item(),
+        "groups_scored": int(present.sum()),
+    }

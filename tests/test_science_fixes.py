@@ -167,7 +167,7 @@ def test_group_dro_weights_follow_exponentiated_gradient():
     q = torch.full((4,), 0.25) * torch.exp(0.5 * ce)  # groups = label * 2 + colour = 0, 1, 2, 3
     q = q / q.sum()
     assert torch.allclose(dro.q, q, atol=1e-6) and torch.allclose(loss, (q * ce).sum(), atol=1e-6)
-    assert get_strategy("group-dro").knows == "the colour labels"
+    assert get_strategy("group-dro").knows == "group labels on all training data"
 
 
 def test_spectral_decoupling_adds_half_the_squared_logit_norm():
@@ -195,7 +195,7 @@ def test_strategies_say_what_they_know_and_pick_their_selection_rule():
     assert get_strategy("erm").default_selection() == "val"
     assert get_strategy("lff").default_selection() == "val"
     assert get_strategy("consistency").default_selection() == "val-recolored"
-    assert get_strategy("input-gradient").knows == "that it is colour"
+    assert get_strategy("input-gradient").knows == "the shortcut's type"
 
 
 def test_neuron_suppression_switches_off_the_colour_selective_channel_for_good():
@@ -273,4 +273,4 @@ def test_consistency_input_gradient_is_the_sum_of_its_two_parts():
     part, _ = consistency_loss(model, x, y, cfg)
     _, chroma, bright = batch_penalties(model, x, y, chunk=4)  # chunking does not change the means
     assert torch.allclose(loss, part + 3.0 * chroma + 0.5 * bright, rtol=1e-5)
-    assert logs["chroma_grad"] > 0 and cls.knows == "that it is colour"
+    assert logs["chroma_grad"] > 0 and cls.knows == "the shortcut's type"

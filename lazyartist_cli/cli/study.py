@@ -46,6 +46,9 @@ def sweep(
     workers: Annotated[int, typer.Option("--workers", help="Points run at once (process, ray).")] = 1,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: a local Ray).",
                                                    show_default=False)] = None,
+    only: Annotated[Optional[list[str]], typer.Option(
+        "--only", help="KEY=V1,V2: keep the points whose axis KEY has one of these values (repeatable), "
+        "e.g. --only data.protocol=decoy,texture --only seed=0.", show_default=False)] = None,
 ) -> dict[str, Any]:
     from ..executors import EXECUTORS
     from ..pipeline.sweep import load_sweep, run_sweep
@@ -62,7 +65,13 @@ def sweep(
         raise UsageError("lazy sweep: put seeds on an axis (seed = [0, 1, 2]), not --seed")
     if ctx.device is not None:
         extra["device"] = ctx.device
-    sw = load_sweep(sweep_file, extra)
+    subset: dict[str, list[str]] = {}
+    for item in only or []:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise UsageError(f"--only {item!r}: expected KEY=V1,V2 (e.g. data.protocol=decoy,texture)")
+        subset.setdefault(key.strip(), []).extend(v.strip() for v in values.split(","))
+    sw = load_sweep(sweep_file, extra, subset)
     res = run_sweep(sw, ctx.runs_dir, executor=executor, workers=workers, address=address, reporter=ctx.reporter)
     table = Table(title=f"sweep {sw.spec.name}: {len(res['points'])} points, {res['executor']} x{res['workers']}, {res['seconds']:.0f} s")
     axis_cols = [k for k in sw.keys]

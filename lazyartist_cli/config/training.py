@@ -26,7 +26,10 @@ class DataConfig(Section):
     base: Literal["mnist", "fashion-mnist"] = "mnist"
     mnist_dir: Optional[Path] = None
     download: bool = True
-    protocol: Literal["foreground", "background"] = "foreground"
+    protocol: Literal["foreground", "background", "lff", "decoy", "texture"] = Field(
+        "foreground", description="how the bias is drawn (data/protocols/): foreground | background | lff (colour) | "
+        "decoy (a corner patch's shade) | texture (a background grating's orientation)")
+    color_std: float = Field(0.005, ge=0.0, le=1.0, description="std of the per-image colour noise of the lff protocol")
     correlation: float = Field(0.95, ge=0.0, le=1.0)
     assignment: Literal["exact", "bernoulli"] = Field(
         "exact", description="exact: round(correlation * n) aligned images per class; bernoulli: each image independently")
@@ -82,6 +85,8 @@ class DataConfig(Section):
             "palette": self.palette,
             "palette_rgb": [list(c) for c in self.palette_rgb()],
             "stripe_prob": self.stripe_prob,
+            # protocols of the suite: only the knobs they read (the older protocols keep their fingerprints)
+            **({"color_std": self.color_std} if self.protocol == "lff" else {}),
             # only when exact: a Bernoulli dataset built before the option existed keeps its fingerprint
             **({"assignment": self.assignment} if self.assignment != "bernoulli" else {}),
         }
@@ -105,9 +110,11 @@ class TrainConfig(Section):
                                 "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
     weight_decay: float = Field(0.0, ge=0)
-    select: Literal["auto", "val", "val-recolored"] = Field(
-        "auto", description="checkpoint rule (never hard data): val accuracy, or accuracy on validation images "
-        "recoloured by colour transforms; auto: val for strategies that know nothing about the bias")
+    select: Literal["auto", "val", "val-recolored", "val-worst-group"] = Field(
+        "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
+        "recoloured by colour transforms; or the worst (class, bias value) group's val accuracy (needs group labels "
+        "on val); auto: the strongest rule the strategy's knowledge allows (nothing: val; the shortcut's type or the "
+        "generator: val-recolored; group labels: val-worst-group)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")
@@ -152,8 +159,8 @@ class TrainConfig(Section):
             return ORACLE_LR
         return get_strategy(self.strategy).default_lr
 
-    def selection_rule(self) -> str:
-        """The checkpoint rule in force (``auto`` resolved by the strategy's knowledge)."""
+    def selection_rule(self, strategy_cfg: Any = None) -> str:
+        """The checkpoint rule in force (``auto`` resolved by the strategy's knowledge with these options)."""
         from ..strategies import get_strategy
 
-        return get_strategy(self.strategy).default_selection() if self.select == "auto" else self.select
+        return get_strategy(self.strategy).default_selection(strategy_cfg) if self.select == "auto" else self.select

@@ -120,6 +120,9 @@ def compose(
     return (img.clamp(0, 1) * 255.0).round().to(torch.uint8)
 
 
+RECOLORABLE = ("foreground", "background", "lff")  # the protocols whose images ``recolor`` can recolour
+
+
 def recolor(
     images: torch.Tensor, digits: torch.Tensor, old_rgb: torch.Tensor, new_rgb: torch.Tensor, protocol: str
 ) -> torch.Tensor:
@@ -131,7 +134,7 @@ def recolor(
     alpha = (digits.float() / 255.0)[:, None]
     old = old_rgb[:, :, None, None]
     new = new_rgb[:, :, None, None]
-    if protocol == "foreground":
+    if protocol in ("foreground", "lff"):  # lff: alpha * (colour + noise) on black; the noise stays
         out = images + alpha * (new - old)
     elif protocol == "background":
         # background part = (1 - alpha) * old * texture: recover texture from old's strongest channel
@@ -142,5 +145,5 @@ def recolor(
         texture = (part / denom).clamp(0, 1.5)
         out = alpha * STROKE_LIGHT + (1 - alpha) * new * texture
     else:
-        raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+        raise ValueError(f"protocol {protocol!r} has no colour to recolour; valid: {', '.join(RECOLORABLE)}")
     return out.clamp(0, 1)

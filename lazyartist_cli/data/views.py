@@ -21,12 +21,18 @@ from .colorize import recolor
 
 # the fixed colour of the oracle's view: a white stroke on the dark texture, or a
 # mid-gray background behind the light stroke
-ORACLE_COLOR = {"foreground": (1.0, 1.0, 1.0), "background": (0.5, 0.5, 0.5)}
+ORACLE_COLOR = {"foreground": (1.0, 1.0, 1.0), "background": (0.5, 0.5, 0.5), "lff": (1.0, 1.0, 1.0)}
 
 
 def colorblind_view(images: torch.Tensor, digits: torch.Tensor, colors: torch.Tensor, palette: torch.Tensor,
                     protocol: str) -> torch.Tensor:
-    """Every image recoloured to the protocol's fixed colour (float, same shape)."""
+    """Every image recoloured to the protocol's fixed colour (float, same shape). Colour protocols only
+    (on ``lff`` the per-image colour noise, std ``data.color_std``, stays)."""
+    if protocol not in ORACLE_COLOR:
+        from ..errors import UsageError
+
+        raise UsageError(f"the colour-blind view needs a colour protocol ({', '.join(ORACLE_COLOR)}); "
+                         f"this dataset's shortcut is drawn by {protocol!r}")
     fixed = torch.tensor(ORACLE_COLOR[protocol], dtype=images.dtype, device=images.device)
     old = palette.to(images.device, images.dtype)[colors.to(images.device)]
     out = torch.empty_like(images)

@@ -61,6 +61,6 @@ def sample_grid(
             ax.text(x0 + cell - 4, y0 + 1, "x", fontsize=7, color="white", va="top", ha="right", weight="bold")
     ax.set_xticks([k * cell + cell / 2 - 1 for k in range(n_classes)], [str(k) for k in range(n_classes)])
     ax.set_yticks([])
-    ax.set_xlabel("class (cells: label/colour; dashed frame and x = counter-example)")
+    ax.set_xlabel("class (cells: label/bias value; dashed frame and x = counter-example)")
     ax.set_title(title)
     return save(fig, path, dpi=110)

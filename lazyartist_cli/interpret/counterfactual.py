@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.colorize import recolor
+from ..data.colorize import RECOLORABLE, recolor
 from ..models import INFERENCE_BATCH, eval_mode
 
 
@@ -37,7 +37,13 @@ def recolor_all(
 @torch.no_grad()
 def every_colour(images: torch.Tensor, digits: torch.Tensor, colors: torch.Tensor, palette: torch.Tensor,
                  protocol: str) -> torch.Tensor:
-    """The fully crossed grid: each image in every palette colour (its own colour kept as is), (N, K, 3, H, W)."""
+    """The fully crossed grid: each image in every palette colour (its own colour kept as is), (N, K, 3, H, W).
+    Colour protocols only: elsewhere (decoy, texture) an analysis built on it is not applicable."""
+    if protocol not in RECOLORABLE:
+        from ..errors import UsageError
+
+        raise UsageError(f"not applicable: this analysis recolours images, and the {protocol!r} protocol's shortcut is "
+                         f"not colour (colour protocols: {', '.join(RECOLORABLE)})")
     recol, src, new_c = recolor_all(images, digits, colors, palette, protocol)
     n, k = images.shape[0], palette.shape[0]
     grid = torch.empty(n, k, *images.shape[1:], device=images.device, dtype=images.dtype)

@@ -13,7 +13,9 @@ config section is left out of the config stored with a run (that keeps only
   ``run_x(cfg, runs_dir, runs, reporter=...)`` (imported when called: the pipeline
   modules import the config, which imports this registry);
 - ``always``: run by every study whatever ``study.analyses`` lists (eval, which the
-  report's tables need).
+  report's tables need);
+- ``colour_only``: built on recolouring images, so a study of a protocol whose shortcut
+  is not colour (``data.protocol`` decoy or texture) leaves it out as not applicable.
 
 Adding an analysis means adding one entry to ``ANALYSES`` (and its config section
 to ``RunConfig``); the study, the report's "what was done" list and ``lazy runs`` pick
@@ -37,6 +39,7 @@ class Analysis:
     scope: Literal["every", "first"]
     runner: Callable[[], Callable[..., Any]]
     always: bool = False
+    colour_only: bool = False  # built on recolouring: not applicable where the shortcut is not colour (decoy, texture)
 
 
 def _lazy(module: str, function: str) -> Callable[[], Callable[..., Any]]:
@@ -68,9 +71,9 @@ for _analysis in (
     Analysis("eval", "eval", "eval/metrics.json", "every", _lazy("evaluate", "run_eval"), always=True),
     Analysis("counterfactual", "counterfactual", "counterfactual/summary.json", "every", _lazy("evaluate", "run_counterfactual")),
     Analysis("gradcam", "gradcam", "gradcam", "first", _lazy("gradcam", "run_gradcam")),
-    Analysis("probe", "probe", "probe/units.json", "first", _lazy("probe", "run_probe")),
+    Analysis("probe", "probe", "probe/units.json", "first", _lazy("probe", "run_probe"), colour_only=True),
     Analysis("attack", "attack", "attack/summary.json", "first", _lazy("attack", "run_attack")),
-    Analysis("sae", "sae", "sae/summary.json", "first", _lazy("sae", "run_sae")),
+    Analysis("sae", "sae", "sae/summary.json", "first", _lazy("sae", "run_sae"), colour_only=True),
 ):
     register(_analysis)
 

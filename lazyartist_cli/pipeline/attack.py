@@ -45,7 +45,8 @@ def attack_pairs(run: LoadedRun, x_all: torch.Tensor, y_all: torch.Tensor, meta:
                  seed: int) -> dict[str, Any]:
     """PGD (``sweep_steps`` steps) on the first ``pair_images`` source images of every pair in ``a.pairs``, at ``a.eps``
     and at every ``pair_sweep`` eps: success rates with bootstrap 95% CIs over images, per pair and pooled over pairs."""
-    names, rgb = meta["palette"]["names"], torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
+    names, rgb = meta.get("bias", {}).get("names") or meta["palette"]["names"], torch.tensor(meta["palette"]["rgb"]) / 255.0
+    colour = meta.get("bias", {}).get("kind", "colour") == "colour"  # elsewhere the palette draws nothing
     grid = sorted(set(a.pair_sweep) | {a.eps})
     rows, pooled = [], []
     for s, t in a.pairs:
@@ -57,7 +58,7 @@ def attack_pairs(run: LoadedRun, x_all: torch.Tensor, y_all: torch.Tensor, meta:
         mean, lo, hi = bootstrap_ci(at, seed=seed)
         pooled.append(at)
         rows.append({"source": s, "target": t, "source_color": names[s], "target_color": names[t],
-                     "color_distance": (rgb[s] - rgb[t]).norm().item(), "n": int(x.shape[0]),
+                     "color_distance": (rgb[s] - rgb[t]).norm().item() if colour else None, "n": int(x.shape[0]),
                      "success": mean, "ci95": [lo, hi], "per_image": at.int().tolist(),
                      "sweep": [success[e].float().mean().item() for e in grid]})
     mean, lo, hi = bootstrap_ci(torch.cat(pooled), seed=seed)

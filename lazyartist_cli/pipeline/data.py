@@ -15,6 +15,7 @@ from ..config import RunConfig
 from ..data.build import SPLITS, build_splits
 from ..data.dataset import ColoredMNIST, load_split_file
 from ..data.mnist import load_base
+from ..data.protocols import get_protocol
 from ..data.verify import split_stats
 from ..errors import LazyError, UsageError
 from ..figures.grids import sample_grid
@@ -79,10 +80,12 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
         torch.from_numpy(raw.test_images), torch.from_numpy(raw.test_labels),
         d.palette_rgb(), d.correlation, d.n_train, d.n_val, d.n_test, seed,
         d.protocol, d.stripe_prob, progress=lambda name: reporter.update("build", 1), assignment=d.assignment,
+        color_std=d.color_std,
     )
     reporter.done("build")
     build_seconds = time.perf_counter() - t0
 
+    proto = get_protocol(d.protocol)
     with staging_dir(final) as tmp:
         hashes, measured, sizes = {}, {}, {}
         for name in SPLITS:
@@ -101,6 +104,8 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
             "sizes": sizes,
             "seed": seed,
             "protocol": d.protocol,
+            "bias": {"kind": proto.kind, "names": proto.bias_names(d.palette), "description": proto.description,
+                     **({"color_std": d.color_std} if d.protocol == "lff" else {})},
             "base": {"name": d.base, "source": raw.source, "payload_sha256": raw.payload_sha256},
             "split_sha256": hashes,
             "fingerprint": fingerprint,
@@ -124,7 +129,11 @@ def load_dataset_metadata(runs_dir: Path, name: str) -> tuple[Path, dict[str, An
     final = dataset_dir(runs_dir, name)
     if not (final / METADATA).is_file():
         raise LazyError(f"dataset {name!r} not found under {final.parent}; run `lazy make-data` first")
-    return final, read_json(final / METADATA, "dataset metadata")
+    meta = read_json(final / METADATA, "dataset metadata")
+    if not isinstance(meta, dict):  # valid JSON, but not what make-data writes (edited by hand, or another file)
+        raise LazyError(f"dataset metadata is corrupted ({final / METADATA}): a JSON {type(meta).__name__}, not an object; "
+                        "rebuild with `lazy make-data --force`")
+    return final, meta
 
 
 def load_verified_split(runs_dir: Path, name: str, split: str) -> tuple[ColoredMNIST, dict[str, Any]]:
@@ -157,7 +166,7 @@ def run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool = True, reporter
 
 def _run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool, reporter: Reporter) -> VerifyResult:
     final, meta = load_dataset_metadata(runs_dir, cfg.data.name)
-    names = meta["palette"]["names"]
+    names = meta.get("bias", {}).get("names") or meta["palette"]["names"]  # a bias value's name: colour, shade, angle
     targets = meta["target_aligned_fraction"]
     stats: dict[str, dict[str, Any]] = {}
     hashes_ok: dict[str, bool] = {}

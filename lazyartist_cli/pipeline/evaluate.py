@@ -15,7 +15,9 @@ from ..figures import to_hwc
 from ..figures.confusion import image_panel, plot_confusion
 from ..interpret.counterfactual import counterfactual_predictions, recolor_all
 from ..interpret.reliance import color_reliance
-from ..metrics import confusion_matrix, per_class_accuracy
+from ..data.colorize import RECOLORABLE
+from ..data.protocols import shortcut_kind
+from ..metrics import confusion_matrix, per_class_accuracy, shortcut_metrics
 from ..results import CounterfactualSummary, EvalMetrics
 from ..runs import write_json_atomic
 from .common import LoadedRun, for_each_run, predict
@@ -31,10 +33,12 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
     meta: dict[str, Any] = {}
     hard_probs = None
     mode = run.input_mode
+    scored: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     for split in SPLITS:
         ds, meta, x, y = cache.get(dataset, split, mode)
         logits = predict(run.model, x, cfg.eval.batch_size)
         pred = logits.argmax(1)
+        scored[split] = (pred.cpu(), y.cpu(), ds.colors.cpu())
         cm = confusion_matrix(y.cpu(), pred.cpu())
         confusions[split] = cm
         result[split] = (pred == y).float().mean().item()
@@ -42,14 +46,18 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
         result.setdefault("confusion", {})[split] = cm.tolist()
         if split == "test_hard":
             hard_probs = F.softmax(logits, 1)
-    names = meta["palette"]["names"]
+    # the field's standard scores: aligned, bias-conflicting, unbiased (LfF) and worst-group accuracy
+    result["groups"] = shortcut_metrics(scored["test_easy"], scored["test_hard"])
+    names = meta.get("bias", {}).get("names") or meta["palette"]["names"]
     palette = torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
     drops = {
         str(k): result["per_class"]["test_easy"][str(k)] - result["per_class"]["test_hard"][str(k)] for k in range(10)
     }
     result["class_drop_easy_to_hard"] = dict(sorted(drops.items(), key=lambda kv: -kv[1]))
     # solid colour patches have no digit to build the colour-blind view from
-    result["color_reliance"] = None if mode == "colorblind" else color_reliance(run.model, palette.to(cache.device))
+    # (and on a protocol whose shortcut is not colour, solid colour patches measure nothing: not applicable)
+    result["color_reliance"] = (None if mode == "colorblind" or shortcut_kind(meta) != "colour"
+                                else color_reliance(run.model, palette.to(cache.device)))
     paths = {}
     for split in ("test_hard", "test_easy"):
         p = plot_confusion(confusions[split].numpy(), f"{run.name}: {split} (acc {result[split]:.3f})", out_dir / f"confusion_{split}.png")
@@ -83,9 +91,45 @@ def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter
     return for_each_run(cfg, runs_dir, runs, evaluate_run, reporter, "evaluating runs", "eval")
 
 
+def twin_counterfactual(run: LoadedRun, cache: SplitCache, cfg: RunConfig, dataset: str) -> CounterfactualSummary:
+    """The counterfactual of a protocol without colour to recolour (decoy, texture): test_hard[i] is
+    test_easy[i] with another bias value (same digit, same nuisance), so each correctly classified aligned
+    test_easy image has one counterfactual twin. Does the prediction follow the new bias value?"""
+    ds_e, meta, x_e, y = cache.get(dataset, "test_easy", run.input_mode)
+    ds_h, _, x_h, _ = cache.get(dataset, "test_hard", run.input_mode)
+    colors = ds_e.colors.to(x_e.device)
+    pred0, _ = counterfactual_predictions(run.model, x_e, cfg.eval.batch_size)
+    chosen = torch.nonzero((pred0 == y) & (colors == y)).flatten()[: cfg.counterfactual.n_images]
+    if chosen.numel() == 0:
+        return {"run": run.name, "n_images": 0, "note": "no correctly classified aligned test_easy image"}
+    new_b = ds_h.colors.to(x_e.device)[chosen]
+    pred, conf = counterfactual_predictions(run.model, x_h[chosen], cfg.eval.batch_size)
+    follows, keeps = pred == new_b, pred == y[chosen]
+    out_dir = run.path / "counterfactual"
+    n_fig = min(cfg.counterfactual.n_figures * 4, chosen.numel())
+    names = meta.get("bias", {}).get("names") or meta["palette"]["names"]
+    imgs = torch.stack([torch.stack([x_e[chosen[i]], x_h[chosen[i]]]) for i in range(n_fig)]).flatten(0, 1)
+    titles = [t for i in range(n_fig) for t in (
+        f"original ({names[int(colors[chosen[i]])]})\npred {int(pred0[chosen[i]])}",
+        f"-> {names[int(new_b[i])]}\npred {int(pred[i])} {100 * float(conf[i]):.0f}%")]
+    fig = image_panel(to_hwc(imgs), titles, out_dir / "twins_test_easy_test_hard.png", cols=8,
+                      suptitle=f"{run.name}: aligned test_easy images and their test_hard twins (another {meta['bias']['kind']})")
+    result = {
+        "run": run.name, "method": "twin", "n_images": int(chosen.numel()), "n_recolored": int(chosen.numel()),
+        "follows_new_color": follows.float().mean().item(), "keeps_true_label": keeps.float().mean().item(),
+        "other": 1.0 - follows.float().mean().item() - keeps.float().mean().item(),
+        "mean_confidence": conf.mean().item(), "per_color": {},
+        "paths": {"figures": [str(fig)], "summary": str(out_dir / "summary.json")},
+    }
+    write_json_atomic(out_dir / "summary.json", result)
+    return result
+
+
 def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Reporter = SILENT) -> CounterfactualSummary:
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     ds, meta, x, y = cache.get(dataset, "test_easy")
+    if meta.get("protocol", "foreground") not in RECOLORABLE:
+        return twin_counterfactual(run, cache, cfg, dataset)
     names = meta["palette"]["names"]
     palette = (torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0).to(x.device)
     colors = ds.colors.to(x.device)
@@ -121,6 +165,7 @@ def counterfactual_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, report
         figures.append(str(p))
     result = {
         "run": run.name,
+        "method": "recolour",
         "n_images": int(chosen.numel()),
         "n_recolored": int(src.numel()),
         "follows_new_color": follows.float().mean().item(),

@@ -12,6 +12,7 @@ from ..figures import to_hwc
 from ..figures.histograms import score_histograms
 from ..figures.overlays import comparison, component_grid, overlay_grid, three_panel
 from ..interpret import ATTRIBUTIONS
+from ..data.protocols import shortcut_kind
 from ..interpret.chromatic import ISOTROPIC_SHARE, chromatic_share, color_components
 from ..interpret.attention import DIFFUSE, LABELS, STROKE_FOCUSED, attention_scores
 from ..interpret.base import Attribution
@@ -79,7 +80,7 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
     dataset = run.config.get("train", {}).get("dataset") or cfg.data.name
     easy, meta, xe, ye = cache.get(dataset, "test_easy")
     hard, _, xh, yh = cache.get(dataset, "test_hard")
-    names = meta["palette"]["names"]
+    names = meta.get("bias", {}).get("names") or meta["palette"]["names"]
     out_dir = run.path / "gradcam" / g.method
     method_title = attr.title
     target_all = None if g.target_class is None else torch.full((g.n_scores,), g.target_class, device=xh.device)
@@ -140,7 +141,9 @@ def gradcam_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Rep
     if rows:
         paths["biased_vs_conflicting"] = str(comparison(rows, out_dir / "biased_vs_conflicting.png",
                                                         suptitle=f"{run.name}: {method_title}, predicted vs true class"))
-    if g.color_share_images > 0:
+    if g.color_share_images > 0 and shortcut_kind(meta) != "colour":
+        summary_scores["color_share"] = f"not applicable: the {meta.get('protocol')!r} protocol's shortcut is not colour"
+    elif g.color_share_images > 0:
         cs = color_share(run, xh, yh, g, cfg.seed, run.path / "gradcam")
         paths["color_share"] = str(run.path / "gradcam" / "color_share.json")
         summary_scores["color_share"] = {m: {"mean": v["mean"], "ci95": v["ci95"]} for m, v in cs["methods"].items()}

@@ -25,7 +25,8 @@ from ..strategies import StrategyContext, build_strategy, get_strategy
 from ..data.mnist import NUM_CLASSES
 from ..strategies.colorops import recolor_views
 from .common import environment, loss_and_accuracy, predict
-from .data import load_verified_split
+from .data import load_dataset_metadata, load_verified_split
+from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
 
 # config keys that may differ when resuming (they do not change what is computed; device and precision change
@@ -68,7 +69,7 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)
-    resolved["train"]["select"] = cfg.train.selection_rule()
+    resolved["train"]["select"] = cfg.train.selection_rule(cfg.strategy_config())
     resolved["train"]["lr"] = cfg.train.learning_rate()
     resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
     return resolved
@@ -101,9 +102,14 @@ def split_inputs(ds, meta: dict[str, Any], input_mode: str, device) -> tuple[tor
     return model_inputs(x, ds.digits, ds.colors, palette, meta["protocol"], input_mode), y
 
 
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of epoch ``epoch``'s order: depends on (seed, epoch) only, so a resumed run sees the same batches."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
 def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
-    """The order of epoch ``epoch``: depends on (seed, epoch) only, so a resumed run sees the same batches."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    """The order of epoch ``epoch``: a permutation of every row."""
+    return torch.randperm(n, generator=_epoch_generator(seed, epoch))
 
 
 def run_train(
@@ -114,17 +120,13 @@ def run_train(
         return _run_train(cfg, runs_dir, resume, force, reporter)
 
 
-def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, reporter: Reporter) -> TrainResult:
-    t = cfg.train
+def _prepare_run_dir(cfg: RunConfig, out: Path, resolved: dict[str, Any], resume: bool, force: bool,
+                     precision: str) -> Optional[dict[str, Any]]:
+    """Check what is already in ``out`` against the request; returns the checkpoint to resume from (or None)."""
     name = cfg.run_name()
-    out = run_dir(runs_dir, name)
-    resolved = resolved_config(cfg)
     if resume and force:
         raise UsageError("--resume and --force cannot be combined")
     start_ckpt: Optional[dict[str, Any]] = None
-    device = resolve_device(cfg.device)  # before anything is created: a missing GPU leaves no empty run
-    precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
-    layout = memory_format(precision, device)
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):  # dotfiles: temp files of a killed write
         if resume:
             old = read_json(out / "config.json", "run config")
@@ -142,36 +144,154 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
             raise UsageError(f"run {name!r} already exists ({out}); pass --resume to continue it or --force to replace it")
     elif resume:
         raise UsageError(f"--resume: run {name!r} does not exist yet ({out})")
-    ensure_dir(out)
+    return start_ckpt
 
-    seed_everything(cfg.seed)
+
+@dataclass
+class _Data:
+    """The tensors one run trains and scores on (all on the training device)."""
+
+    x_tr: torch.Tensor
+    y_tr: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    groups_val: torch.Tensor  # (N_val,) class * 10 + bias value: the groups of the worst-group rule
+    x_val_rc: torch.Tensor
+    x_hard: Optional[torch.Tensor]
+    y_hard: Optional[torch.Tensor]
+    train_ds: Any
+    meta: dict[str, Any]
+
+
+def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
+    t = cfg.train
     train_ds, meta = load_verified_split(runs_dir, cfg.dataset_name(), "train")
     val_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "val")
     x_tr, y_tr = split_inputs(train_ds, meta, t.input, device)
     x_val, y_val = split_inputs(val_ds, meta, t.input, device)
+    x_hard = y_hard = None
     if t.monitor_hard:
         hard_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "test_hard")
         x_hard, y_hard = split_inputs(hard_ds, meta, t.input, device)
-    rule = t.selection_rule()
-    x_val_rc = selection_view(x_val, cfg.seed)
-    n = x_tr.shape[0]
-    n_eval = min(t.train_eval_size, n)
+    groups_val = (val_ds.labels * NUM_CLASSES + val_ds.colors).to(device)
+    return _Data(x_tr, y_tr, x_val, y_val, groups_val, selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
+
+
+def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
+    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
+    correct = torch.zeros(n_groups, dtype=torch.float64, device=y.device).index_add_(0, groups, (pred == y).double())
+    count = torch.bincount(groups, minlength=n_groups).double()
+    present = count > 0
+    return float((correct[present] / count[present]).min()) if bool(present.any()) else float("nan")
+
+
+def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str) -> dict[str, Any]:
+    """What is measured after an epoch: the checkpoint's score under ``rule`` (never hard data) and what is logged."""
+    n_eval = min(t.train_eval_size, d.x_tr.shape[0])
     # what is only logged is scored on the first monitor_size images; what chooses the checkpoint on all of val
     n_mon = t.monitor_size or None
     n_rc = None if rule == "val-recolored" else n_mon
+    tr_loss, tr_acc = loss_and_accuracy(predict(model, d.x_tr[:n_eval], t.eval_batch_size), d.y_tr[:n_eval])
+    val_logits = predict(model, d.x_val, t.eval_batch_size)
+    val_loss, val_acc = loss_and_accuracy(val_logits, d.y_val)
+    val_wg = worst_group_accuracy(val_logits.argmax(1), d.y_val, d.groups_val, NUM_CLASSES * NUM_CLASSES)
+    val_rc_acc = loss_and_accuracy(predict(model, d.x_val_rc[:n_rc], t.eval_batch_size), d.y_val[:n_rc])[1]
+    row: dict[str, Any] = {"train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
+                           "val_recolored_acc": val_rc_acc, "val_worst_group_acc": val_wg}
+    if d.x_hard is not None:
+        row["hard_acc_monitor"] = loss_and_accuracy(predict(model, d.x_hard[:n_mon], t.eval_batch_size), d.y_hard[:n_mon])[1]
+    return row
 
+
+def _train_epoch(model, strategy, opt, x_tr: torch.Tensor, y_tr: torch.Tensor, perm: torch.Tensor, epoch: int, t: Any,
+                 lr: float, precision: str, device: torch.device, layout: Any, reporter: Reporter
+                 ) -> tuple[int, float, dict[str, float]]:
+    """One epoch over the rows ``perm`` in batches; returns (batches, summed objective, summed logs)."""
+    nb = (perm.shape[0] + t.batch_size - 1) // t.batch_size
+    reporter.update("batches", completed=0, total=nb)
+    sums: dict[str, float] = {}
+    obj_sum = 0.0
+    for b in range(nb):
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
+        idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
+        batch = {"x": x_tr[idx].contiguous(memory_format=layout), "y": y_tr[idx], "index": idx}
+        with autocast(precision, device):
+            loss, logs = strategy.loss(model, batch)
+        loss = loss.float()
+        if not torch.isfinite(loss):
+            raise LazyError(f"epoch {epoch}, batch {b}: the {t.strategy} loss is not finite ({loss.item()}); lower train.lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        strategy.after_step(model)
+        obj_sum += loss.item()
+        for k, v in logs.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if b % 20 == 0 or b == nb - 1:
+            reporter.update("batches", completed=b + 1, loss=obj_sum / (b + 1))
+    return nb, obj_sum, sums
+
+
+SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc"}
+
+
+def _write_run_config(out: Path, cfg: RunConfig, resolved: dict[str, Any], device: torch.device, precision: str,
+                      meta: dict[str, Any]) -> None:
+    write_json_atomic(out / "config.json", {
+        "config": resolved, "environment": {**environment(device), "precision": precision, "threads": torch.get_num_threads()},
+        "dataset": {"name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
+
+
+def _check_request(cfg: RunConfig, runs_dir: Path) -> None:
+    """What can be refused before the run directory exists (a refused request leaves nothing behind)."""
+    t = cfg.train
+    problem = get_strategy(t.strategy).check_epochs(cfg.strategy_config(), t.epochs)
+    if problem:
+        raise UsageError(problem)
+    if t.input == "colorblind":  # the oracle's view needs a colour protocol
+        protocol = load_dataset_metadata(runs_dir, cfg.dataset_name())[1].get("protocol", "foreground")
+        if protocol not in ORACLE_COLOR:
+            raise UsageError(f"train.input = colorblind needs a colour protocol ({', '.join(ORACLE_COLOR)}); dataset "
+                             f"{cfg.dataset_name()!r} draws its shortcut with {protocol!r}")
+
+
+def _build(cfg: RunConfig, d: _Data, device: torch.device, layout: Any) -> tuple[dict[str, Any], Any, Any, Any]:
+    """The model, its strategy (with the training split's context) and Adam over both: (options, model, strategy, opt)."""
+    t = cfg.train
     options = resolve_options(t.model, t.model_options)
     model = build_model(t.model, input=t.input, options=options).to(device, memory_format=layout)
     ctx = StrategyContext(
-        model_builder=lambda: build_model(t.model, input=t.input, options=options), n_train=n, num_classes=NUM_CLASSES,
-        palette=torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0,
-        labels=train_ds.labels, colors=train_ds.colors,
+        model_builder=lambda: build_model(t.model, input=t.input, options=options), n_train=d.x_tr.shape[0],
+        num_classes=NUM_CLASSES, palette=torch.tensor(d.meta["palette"]["rgb"], dtype=torch.float32) / 255.0,
+        labels=d.train_ds.labels, colors=d.train_ds.colors,
     )
     strategy = build_strategy(t.strategy, cfg.strategy_config(), ctx)
     strategy.to(device)
     params = list(model.parameters()) + list(strategy.parameters())
+    return options, model, strategy, torch.optim.Adam(params, lr=t.learning_rate(), weight_decay=t.weight_decay)
+
+
+def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, reporter: Reporter) -> TrainResult:
+    t = cfg.train
+    name = cfg.run_name()
+    out = run_dir(runs_dir, name)
+    resolved = resolved_config(cfg)
+    device = resolve_device(cfg.device)  # before anything is created: a missing GPU leaves no empty run
+    precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
+    layout = memory_format(precision, device)
+    _check_request(cfg, runs_dir)
+    start_ckpt = _prepare_run_dir(cfg, out, resolved, resume, force, precision)
+    ensure_dir(out)
+
+    seed_everything(cfg.seed)
+    d = _load_data(cfg, runs_dir, device)
+    x_tr, y_tr, meta = d.x_tr, d.y_tr, d.meta
+    rule = t.selection_rule(cfg.strategy_config())
+    n = x_tr.shape[0]
+
+    options, model, strategy, opt = _build(cfg, d, device, layout)
     lr = t.learning_rate()
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=t.weight_decay)
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": 0, "rule": rule}
@@ -187,86 +307,53 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         first_epoch = int(start_ckpt["epoch"]) + 1
         reporter.note(f"resuming {name} after epoch {first_epoch - 1}")
 
-    write_json_atomic(out / "config.json", {"config": resolved, "environment": {**environment(device), "precision": precision,
-                                                                          "threads": torch.get_num_threads()}, "dataset": {
-        "name": cfg.dataset_name(), "split_sha256": meta["split_sha256"]}})
+    _write_run_config(out, cfg, resolved, device, precision, meta)
 
-    nb = (n + t.batch_size - 1) // t.batch_size
     reporter.note(f"{name}: {t.strategy} on {device.type}, {precision} training (train.precision = {t.precision}), "
                   f"lr {lr:g}, {torch.get_num_threads()} thread(s)")
     reporter.start("epochs", f"{name}: epochs", t.epochs)
     reporter.update("epochs", completed=first_epoch - 1)
-    reporter.start("batches", "batches", nb)
+    reporter.start("batches", "batches", (n + t.batch_size - 1) // t.batch_size)
     t_start = time.perf_counter()
     train_images, train_seconds = 0, 0.0
     for epoch in range(first_epoch, t.epochs + 1):
         model.train()
         strategy.train()
-        perm = _epoch_permutation(cfg.seed, epoch, n).to(device)
-        reporter.update("batches", completed=0)
+        strategy.before_epoch(epoch, model, x_tr, y_tr)
+        model.train()
+        strategy.train()
+        order = strategy.epoch_indices(epoch, _epoch_generator(cfg.seed, epoch))
+        perm = (order if order is not None else _epoch_permutation(cfg.seed, epoch, n)).to(device)
         t_ep = time.perf_counter()
-        sums: dict[str, float] = {}
-        obj_sum = 0.0
-        for b in range(nb):
-            for group in opt.param_groups:
-                group["lr"] = lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
-            idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
-            batch = {"x": x_tr[idx].contiguous(memory_format=layout), "y": y_tr[idx], "index": idx}
-            with autocast(precision, device):
-                loss, logs = strategy.loss(model, batch)
-            loss = loss.float()
-            if not torch.isfinite(loss):
-                raise LazyError(f"epoch {epoch}, batch {b}: the {t.strategy} loss is not finite ({loss.item()}); lower train.lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            strategy.after_step(model)
-            obj_sum += loss.item()
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if b % 20 == 0 or b == nb - 1:
-                reporter.update("batches", completed=b + 1, loss=obj_sum / (b + 1))
+        nb, obj_sum, sums = _train_epoch(model, strategy, opt, x_tr, y_tr, perm, epoch, t, lr, precision, device, layout,
+                                         reporter)
         seconds = time.perf_counter() - t_ep
-        train_images += n
+        train_images += perm.shape[0]
         train_seconds += seconds
         with autocast(precision, device):  # the scores that choose the checkpoint; `lazy eval` re-scores in fp32
-            tr_loss, tr_acc = loss_and_accuracy(predict(model, x_tr[:n_eval], t.eval_batch_size), y_tr[:n_eval])
-            val_loss, val_acc = loss_and_accuracy(predict(model, x_val, t.eval_batch_size), y_val)
-            val_rc_acc = loss_and_accuracy(predict(model, x_val_rc[:n_rc], t.eval_batch_size), y_val[:n_rc])[1]
-            hard_acc = (loss_and_accuracy(predict(model, x_hard[:n_mon], t.eval_batch_size), y_hard[:n_mon])[1]
-                        if t.monitor_hard else None)
-        row: dict[str, Any] = {
-            "epoch": epoch,
-            "train_objective": obj_sum / nb,
-            "train_loss": tr_loss,
-            "train_acc": tr_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "val_recolored_acc": val_rc_acc,
-            "lr": opt.param_groups[0]["lr"],
-        }
-        if t.monitor_hard:
-            row["hard_acc_monitor"] = hard_acc
+            scores = _score(model, d, t, rule)
+        row: dict[str, Any] = {"epoch": epoch, "train_objective": obj_sum / nb, **scores, "lr": opt.param_groups[0]["lr"]}
         row.update({f"log_{k}": v / nb for k, v in sums.items()})
         row["seconds"] = round(seconds, 3)
-        row["images_per_second"] = round(n / seconds, 1)
+        row["images_per_second"] = round(perm.shape[0] / seconds, 1)
         history.append(row)
         state = dict(
             model_name=t.model, model_options=options, num_classes=NUM_CLASSES, input=t.input, model=model.state_dict(),
             optimizer=opt.state_dict(),
             strategy=strategy.state_dict(), epoch=epoch, metrics=row, config=resolved, history=history,
         )
-        score = val_acc if rule == "val" else val_rc_acc  # model selection never looks at hard data
-        if score > best["score"]:
-            best = {"epoch": epoch, "rule": rule, "score": score, "val_acc": val_acc, "val_recolored_acc": val_rc_acc,
-                    "train_acc": tr_acc, "hard_acc_monitor": row.get("hard_acc_monitor")}
+        score = row[SCORE_OF_RULE[rule]]  # model selection never looks at hard data
+        if strategy.selectable(epoch) and score > best["score"]:
+            best = {"epoch": epoch, "rule": rule, "score": score, "val_acc": row["val_acc"],
+                    "val_recolored_acc": row["val_recolored_acc"], "val_worst_group_acc": row["val_worst_group_acc"],
+                    "train_acc": row["train_acc"], "hard_acc_monitor": row.get("hard_acc_monitor")}
             save_checkpoint(out / "best.pt", **state, best=best, rng=rng_state())
         save_checkpoint(out / "last.pt", **state, best=best, rng=rng_state())
         write_text_atomic(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-        reporter.update("epochs", 1, val=val_acc, hard=row.get("hard_acc_monitor", float("nan")))
+        reporter.update("epochs", 1, val=row["val_acc"], hard=row.get("hard_acc_monitor", float("nan")))
         reporter.note(
-            f"epoch {epoch:3d}  loss {row['train_objective']:.4f}  train {tr_acc:.4f}  val {val_acc:.4f}"
-            f"  val-recoloured {val_rc_acc:.4f}"
+            f"epoch {epoch:3d}  loss {row['train_objective']:.4f}  train {row['train_acc']:.4f}  val {row['val_acc']:.4f}"
+            f"  val-recoloured {row['val_recolored_acc']:.4f}  val-worst-group {row['val_worst_group_acc']:.4f}"
             + (f"  hard(monitor) {row['hard_acc_monitor']:.4f}" if t.monitor_hard else "")
             + f"  {seconds:.1f}s"
         )

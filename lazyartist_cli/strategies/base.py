@@ -9,8 +9,14 @@ import torch
 import torch.nn as nn
 from pydantic import BaseModel, ConfigDict
 
-# What a strategy knows about the bias (a column of the report's strategy table).
-Knowledge = Literal["nothing", "that it is colour", "the colour labels"]
+# What a strategy knows about the bias (a column of the report's tables), weakest first:
+# nothing; the shortcut's type (e.g. "it is colour": colour-generic transforms or penalties);
+# the generator (its own transform, e.g. the ``stroke`` recolouring of the foreground protocol);
+# group labels (class x bias value) on a small held-out set; group labels on all training data.
+Knowledge = Literal["nothing", "the shortcut's type", "the generator", "group labels on a held-out set",
+                    "group labels on all training data"]
+KNOWLEDGE: tuple[str, ...] = ("nothing", "the shortcut's type", "the generator", "group labels on a held-out set",
+                              "group labels on all training data")
 
 
 class StrategyConfig(BaseModel):
@@ -21,8 +27,8 @@ class StrategyConfig(BaseModel):
 class StrategyContext:
     """Facts about the training set that every strategy receives (DomainBed-style: one
     constructor signature). ``palette`` (K, 3) in [0, 1]; ``labels`` and ``colors`` (N,)
-    are the training split's classes and colour indices (only a strategy that knows
-    ``the colour labels`` may read ``colors``)."""
+    are the training split's classes and bias values (the colour index on a colour protocol;
+    only a strategy that knows group labels on all training data may read ``colors``)."""
 
     model_builder: Optional[Callable[[], nn.Module]] = None
     n_train: int = 0
@@ -49,11 +55,40 @@ class Strategy(nn.Module):
         self.ctx = ctx or StrategyContext()
 
     @classmethod
-    def default_selection(cls) -> str:
-        """The checkpoint rule a strategy is reported with: a strategy that knows nothing
-        about the bias can only use validation accuracy; one that knows the bias is colour
-        may use validation images recoloured by colour transforms (no hard data either way)."""
-        return "val" if cls.knows == "nothing" else "val-recolored"
+    def knowledge(cls, cfg: Optional[StrategyConfig] = None) -> str:
+        """What this strategy, with these options, knows about the bias (one of ``KNOWLEDGE``)."""
+        return cls.knows
+
+    @classmethod
+    def default_selection(cls, cfg: Optional[StrategyConfig] = None) -> str:
+        """The checkpoint rule a strategy is reported with, the strongest its knowledge allows
+        (never hard data): knowing nothing, validation accuracy; knowing the shortcut is colour (or
+        its generator), validation images recoloured by colour transforms; knowing group labels,
+        the worst group's validation accuracy (groups = class x bias value)."""
+        knows = cls.knowledge(cfg)
+        if knows == "nothing":
+            return "val"
+        if knows.startswith("group labels"):
+            return "val-worst-group"
+        return "val-recolored"
+
+    @classmethod
+    def check_epochs(cls, cfg: StrategyConfig, epochs: int) -> Optional[str]:
+        """An error message when ``epochs`` cannot work with these options (None: fine)."""
+        return None
+
+    def before_epoch(self, epoch: int, model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor) -> None:
+        """Called before every epoch with the whole training split (e.g. JTT builds its error set); no-op by default."""
+
+    def epoch_indices(self, epoch: int, generator: torch.Generator) -> Optional[torch.Tensor]:
+        """The training rows of epoch ``epoch`` in order (rows may repeat), drawn from ``generator`` only
+        (a resumed run sees the same batches); None: a random permutation of every row (the default)."""
+        return None
+
+    def selectable(self, epoch: int) -> bool:
+        """Whether the model after ``epoch`` may be chosen as the checkpoint (False while a strategy has not
+        started training it, e.g. JTT's identification epochs)."""
+        return True
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError

@@ -29,7 +29,7 @@ class ColorEntropyConfig(StrategyConfig):
 class ColorEntropy(Strategy):
     name = "color-entropy"
     Config = ColorEntropyConfig
-    knows = "that it is colour"
+    knows = "the shortcut's type"
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)

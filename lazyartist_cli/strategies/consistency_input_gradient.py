@@ -9,7 +9,8 @@ brightness penalty), each term exactly as in its own module. Costs the
 consistency step plus a double-backward pass.
 
 Options: every option of ``consistency`` and ``weight``, ``brightness_weight``
-of ``input-gradient``. Knows that the bias is colour; no bias labels.
+of ``input-gradient``. Knows that the bias is colour (with the ``stroke`` op: the
+generator, as ``consistency``); no bias labels.
 """
 
 from pydantic import Field
@@ -27,9 +28,15 @@ class ConsistencyInputGradientConfig(ConsistencyConfig):
 class ConsistencyInputGradient(Strategy):
     name = "consistency-input-gradient"
     Config = ConsistencyInputGradientConfig
-    knows = "that it is colour"
+    knows = "the shortcut's type"
     input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)
     default_lr = 3e-3  # consistency's own
+
+    @classmethod
+    def knowledge(cls, cfg=None) -> str:
+        from .consistency import Consistency
+
+        return Consistency.knowledge(cfg)
 
     def loss(self, model, batch):
         x, y = batch["x"], batch["y"]

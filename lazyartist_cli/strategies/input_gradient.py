@@ -66,7 +66,7 @@ def batch_penalties(model, x: torch.Tensor, y: torch.Tensor, chunk: int) -> tupl
 class InputGradient(Strategy):
     name = "input-gradient"
     Config = InputGradientConfig
-    knows = "that it is colour"
+    knows = "the shortcut's type"
     input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)
 
     # The double backward runs on chunks of this many images of the batch (sums divided by the

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import Field
 
+from ..errors import UsageError
 from .base import Strategy, StrategyConfig
 from .colorops import recolor_views
 
@@ -43,7 +44,7 @@ def first_conv(model: nn.Module) -> nn.Conv2d:
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             return m
-    raise ValueError("neuron-suppression needs a model with a Conv2d layer")
+    raise UsageError("neuron-suppression needs a model with a Conv2d layer (its units are the first conv layer's channels)")
 
 
 @torch.no_grad()
@@ -57,7 +58,7 @@ def color_selectivity(conv: nn.Conv2d, x: torch.Tensor, views: torch.Tensor) -> 
 class NeuronSuppression(Strategy):
     name = "neuron-suppression"
     Config = NeuronSuppressionConfig
-    knows = "that it is colour"
+    knows = "the shortcut's type"
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)

@@ -112,11 +112,19 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
     return out
 
 
-def _knows(strategy: str) -> str:
+def _knows(strategy: str, options: Optional[dict[str, Any]] = None) -> str:
+    """What a strategy knows about the bias, with the options its run stored (consistency's ops decide it)."""
     from ...strategies import STRATEGIES
 
     cls = STRATEGIES.get(strategy.split(" ")[0])
-    return cls.knows if cls else "?"
+    if cls is None:
+        return "?"
+    from pydantic import ValidationError
+
+    try:
+        return cls.knowledge(cls.Config.model_validate(options or {}))
+    except ValidationError:  # options stored by an older version: the class's own statement
+        return cls.knows
 
 
 def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dict[str, RunFiles]) -> list[dict[str, Any]]:
@@ -133,7 +141,9 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         row["lr"] = conf.get("train", {}).get("lr")
         row["base_strategy"] = conf.get("train", {}).get("strategy", strategy)
         row["input"] = conf.get("train", {}).get("input", "rgb")
-        row["knows"] = "nothing (sees no colour)" if role == "oracle" or row["input"] == "colorblind" else _knows(strategy)
+        options = conf.get("strategy", {}).get(row["base_strategy"], {})
+        row["knows"] = ("nothing (sees no colour)" if role == "oracle" or row["input"] == "colorblind"
+                        else _knows(row["base_strategy"], options))
         for key, split in (("val", "val"), ("easy", "test_easy"), ("hard", "test_hard")):
             row[key] = _mean_std([evals[n][split] for n in names])
         row["sources"] = [files[n].eval for n in names]

@@ -9,6 +9,7 @@ from ..analyses import ANALYSES
 from ..plan import train_command
 from .intervals import ORACLE_TOLERANCE, _oracle_is_ceiling, _pm, _seeds
 from .loader import ReportContext
+from .suite import suite_headlines
 from .writer import TIMESTAMP_PREFIX
 
 
@@ -87,6 +88,13 @@ def write_summary(ctx: ReportContext) -> None:
         else:
             w.p("One seed per run, so no standard deviation: these are single runs. `lazy study <run file> --seeds 3` adds "
                 "seeds to the same study (the first is reused).")
+        w.p()
+    for name, lines in suite_headlines(ctx.runs_dir):
+        w.p(f"**Shortcut suite `{name}`** (section 5; the study above covers one protocol, the suite every protocol of "
+            "the generator; best hard-test mean per knowledge class, a pick made on test_hard):")
+        w.p()
+        for line in lines:
+            w.p(f"- {line}")
         w.p()
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .loader import _load
+from .suite import is_suite, suite_section
 from .writer import Writer
 
 
@@ -27,13 +28,20 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         w.p()
 
         def cell(g: dict[str, Any], split: str) -> str:
+            if g.get(split) is None:
+                return "—"
             sd = g.get(f"{split}_std")
             return f"{100 * g[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
 
+        if is_suite(data):
+            suite_section(w, data, src)
+            w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
+            continue
         rows = []
         for g in sm["groups"]:
             label = ", ".join(f"{k}={v}" for k, v in g["values"].items()) or "all"
             w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
-            rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard")])
-        w.table(["point", "seeds", "easy val", "easy test", "hard test"], rows)
+            rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
+                         cell(g, "unbiased"), cell(g, "worst_group")])
+        w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)

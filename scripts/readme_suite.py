@@ -1,0 +1,55 @@
+"""Copy the shortcut suite's table and its best-per-knowledge-class lines from a `lazy report` into the README.
+
+    python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite.toml --executor process --workers 2"
+
+Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` with the report's suite
+table (section 5, the sweep whose points vary ``data.protocol``) and its "Best method per knowledge
+class and protocol" list, preceded by the command that produced the runs, so that no number in the
+README is typed by hand.
+"""
+
+import sys
+from pathlib import Path
+
+BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
+MARK = "**The shortcut suite.**"
+BEST = "**Best method per knowledge class and protocol**"
+
+
+def suite_block(text: str) -> list[str]:
+    """The suite's first table and its best-per-class list, as report lines."""
+    if MARK not in text:
+        raise SystemExit("no shortcut suite in the report (run the sweep, then `lazy report`)")
+    lines = text[text.index(MARK):].splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = []
+    for line in lines[first:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    start = next(i for i, line in enumerate(lines) if line.startswith(BEST))
+    best = [lines[start], ""]
+    for line in lines[start + 2:]:
+        if not line.startswith("- "):
+            break
+        best.append(line)
+    return table + [""] + best
+
+
+def main() -> None:
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    report, readme, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    block = "\n".join([BEGIN, f"Produced by `{command}` and `lazy report` (then `python scripts/readme_suite.py {report} "
+                              f"README.md \"{command}\"`); copied from the generated report, not typed by hand.", "",
+                       *suite_block(report.read_text()), END])
+    body = readme.read_text()
+    if BEGIN not in body or END not in body:
+        raise SystemExit(f"{readme} has no {BEGIN} ... {END} block")
+    start, stop = body.index(BEGIN), body.index(END) + len(END)
+    readme.write_text(body[:start] + block + body[stop:])
+    print(f"{readme}: suite block replaced from {report}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The shortcut suite: every protocol's images, the field's standard metrics, and the
+sampling of the strategies that change what an epoch sees (group-balanced GroupDRO, JTT)."""
+
+import math
+
+import pytest
+import torch
+
+from lazyartist_cli.data.build import build_splits
+from lazyartist_cli.data.protocols import PROTOCOLS, ProtocolOptions, get_protocol
+from lazyartist_cli.data.protocols.decoy import corner_mask
+from lazyartist_cli.data.verify import split_stats
+from lazyartist_cli.errors import UsageError
+from lazyartist_cli.metrics import group_accuracies, shortcut_metrics
+from lazyartist_cli.pipeline.train import worst_group_accuracy
+from lazyartist_cli.strategies import StrategyContext, build_strategy, get_strategy
+from lazyartist_cli.strategies.base import KNOWLEDGE
+
+PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 128, 0),
+           (128, 0, 255), (255, 128, 192), (128, 64, 0)]
+
+
+def _digits(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random 'digits': a bright bar in the middle of each image, labels 0..9 in turn."""
+    d = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    d[:, 8:20, 12:16] = torch.randint(128, 256, (n, 12, 4), generator=gen, dtype=torch.int64).to(torch.uint8)
+    return d, torch.arange(n) % 10
+
+
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_every_protocol_builds_checked_splits_whose_hard_twins_differ_only_in_the_bias(protocol):
+    gen = torch.Generator().manual_seed(0)
+    tr, ytr = _digits(2000, gen)
+    te, yte = _digits(500, gen)
+    splits = build_splits(tr, ytr, te, yte, PALETTE, 0.9, 1000, 500, 500, seed=1, protocol=protocol, color_std=0.01)
+    for name, target in (("train", 0.9), ("val", 0.9), ("test_easy", 0.9), ("test_hard", 0.0)):
+        stats = split_stats(splits[name], target, exact=True)
+        assert stats["checks"]["aligned_fraction"] and stats["checks"]["per_class_aligned"], (name, stats["checks"])
+    easy, hard = splits["test_easy"], splits["test_hard"]
+    assert torch.equal(easy["digits"], hard["digits"])
+    # twins: where test_easy's (conflicting) bias value happens to equal test_hard's, the two images are
+    # identical (same digit, same nuisance); where the bias values differ, so do the images
+    same = easy["colors"] == hard["colors"]
+    assert 0 < int(same.sum()) < 100
+    differs = (easy["images"] != hard["images"]).flatten(1).any(1)
+    assert torch.equal(differs, ~same)
+
+
+def test_decoy_draws_the_class_shade_in_one_corner_and_nothing_else():
+    proto = get_protocol("decoy")
+    digits = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    bias = torch.tensor([0, 3, 9, 5])
+    corner = torch.tensor([0, 1, 2, 3])
+    img = proto.compose(digits, bias, torch.zeros(10, 3), {"corner": corner}, ProtocolOptions())
+    assert img.shape == (4, 3, 28, 28) and torch.equal(img[:, 0], img[:, 1]) and torch.equal(img[:, 1], img[:, 2])
+    mask = corner_mask(corner, 28)
+    assert mask.sum().item() == 4 * 16
+    for i, b in enumerate(bias.tolist()):
+        assert set(img[i, 0][mask[i]].tolist()) == {255 - 25 * b}
+        assert img[i, 0][~mask[i]].sum().item() == 0
+    assert mask[0, 0, 0] and mask[1, 0, 27] and mask[2, 27, 0] and mask[3, 27, 27]
+
+
+def test_lff_colour_noise_has_the_stated_std_and_multiplies_the_stroke():
+    proto = get_protocol("lff")
+    gen = torch.Generator().manual_seed(0)
+    nuis = proto.nuisance(20000, gen, 28, ProtocolOptions(color_std=0.05))
+    assert abs(nuis["color_noise"].std().item() - 0.05) < 0.002
+    digits = torch.full((2, 28, 28), 255, dtype=torch.uint8)
+    digits[:, :, :14] = 0
+    palette = torch.tensor(PALETTE, dtype=torch.float32) / 255
+    img = proto.compose(digits, torch.tensor([0, 2]), palette, {"color_noise": torch.zeros(2, 3)}, ProtocolOptions())
+    assert img[:, :, :, :14].sum() == 0  # black background
+    assert img[0, :, 0, 20].tolist() == [255, 0, 0] and img[1, :, 0, 20].tolist() == [0, 0, 255]
+
+
+def test_texture_is_gray_and_its_grating_orientation_follows_the_bias():
+    proto = get_protocol("texture")
+    gen = torch.Generator().manual_seed(0)
+    digits = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    nuis = proto.nuisance(2, gen, 28, ProtocolOptions())
+    nuis["noise"].zero_()
+    nuis["freq"] = torch.tensor([3.0, 3.0])
+    img = proto.compose(digits, torch.tensor([0, 5]), torch.zeros(10, 3), nuis, ProtocolOptions()).float()
+    assert torch.equal(img[:, 0], img[:, 2])
+    # 0 degrees: the grating varies along x only (columns constant); 90 degrees: along y only
+    assert img[0, 0].std(0).max() < 1e-6 and img[0, 0].std(1).max() > 10
+    assert img[1, 0].std(1).max() < 1e-6 and img[1, 0].std(0).max() > 10
+
+
+def test_colour_analyses_say_not_applicable_on_a_protocol_without_colour():
+    from lazyartist_cli.data.views import colorblind_view
+    from lazyartist_cli.interpret.counterfactual import every_colour
+
+    x = torch.rand(2, 3, 28, 28)
+    d = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    for fn in (every_colour, colorblind_view):
+        with pytest.raises(UsageError, match="decoy"):
+            fn(x, d, torch.tensor([0, 1]), torch.rand(10, 3), "decoy")
+
+
+def test_shortcut_metrics_by_hand():
+    # two classes, two bias values: easy holds the aligned groups, hard the conflicting ones
+    y_e, b_e = torch.tensor([0, 0, 1, 1, 0]), torch.tensor([0, 0, 1, 1, 1])
+    p_e = torch.tensor([0, 1, 1, 1, 0])  # aligned (0,0): 1/2, aligned (1,1): 2/2; the conflicting row is ignored
+    y_h, b_h = torch.tensor([0, 0, 0, 1]), torch.tensor([1, 1, 1, 0])
+    p_h = torch.tensor([0, 1, 1, 1])  # (0,1): 1/3, (1,0): 1/1
+    m = shortcut_metrics((p_e, y_e, b_e), (p_h, y_h, b_h), n_classes=2)
+    assert m["aligned"] == pytest.approx(3 / 4)
+    assert m["bias_conflicting"] == pytest.approx(2 / 4)
+    assert m["unbiased"] == pytest.approx((0.5 + 1.0 + 1 / 3 + 1.0) / 4)
+    assert m["worst_group"] == pytest.approx(1 / 3) and m["groups_scored"] == 4
+    g = group_accuracies(p_h, y_h, b_h, 2)
+    assert math.isnan(g[0, 0].item()) and g[0, 1].item() == pytest.approx(1 / 3)
+    assert worst_group_accuracy(p_h, y_h, y_h * 2 + b_h, 4) == pytest.approx(1 / 3)
+
+
+def _ctx(labels, colors, builder=None):
+    return StrategyContext(builder, n_train=labels.shape[0], labels=labels, colors=colors)
+
+
+def test_group_dro_balanced_sampling_draws_every_group_equally_often():
+    labels = torch.cat([torch.zeros(900), torch.zeros(100), torch.ones(900), torch.ones(100)]).long()
+    colors = torch.cat([torch.zeros(900), torch.ones(100), torch.ones(900), torch.zeros(100)]).long()
+    cls = get_strategy("group-dro")
+    dro = build_strategy("group-dro", cls.Config(), _ctx(labels, colors))
+    rows = dro.epoch_indices(1, torch.Generator().manual_seed(0))
+    assert rows.shape == (2000,)
+    counts = torch.bincount(labels[rows] * 10 + colors[rows], minlength=20)[[0, 1, 10, 11]].float()
+    assert (counts / 2000 - 0.25).abs().max() < 0.04  # 4 groups of very different sizes, drawn ~equally
+    assert build_strategy("group-dro", cls.Config(sampling="uniform"), _ctx(labels, colors)).epoch_indices(
+        1, torch.Generator()) is None
+    assert cls.default_selection() == "val-worst-group"
+
+
+def test_jtt_trains_its_identifier_first_then_upsamples_its_errors():
+    from lazyartist_cli.models import build_model
+
+    torch.manual_seed(0)
+    labels = torch.arange(20) % 10
+    cfg = get_strategy("jtt").Config(identify_epochs=1, upweight=5)
+    jtt = build_strategy("jtt", cfg, _ctx(labels, labels, lambda: build_model("lazy-cnn")))
+    model = build_model("lazy-cnn")
+    x = torch.rand(20, 3, 28, 28)
+    assert jtt.epoch_indices(1, torch.Generator()) is None and not jtt.selectable(1)
+    jtt.before_epoch(1, model, x, labels)
+    assert not bool(jtt.identified)
+    jtt.before_epoch(2, model, x, labels)  # the identifier's errors on the whole training set
+    with torch.no_grad():
+        jtt.identifier.eval()
+        wrong = jtt.identifier(x).argmax(1) != labels
+    assert torch.equal(jtt.errors, wrong) and jtt.selectable(2)
+    rows = jtt.epoch_indices(2, torch.Generator().manual_seed(0))
+    counts = torch.bincount(rows, minlength=20)
+    assert torch.equal(counts, torch.where(wrong, 5, 1))  # each error 5 times, the rest once
+    assert get_strategy("jtt").check_epochs(cfg, 1) and get_strategy("jtt").check_epochs(cfg, 2) is None
+    assert get_strategy("jtt").knowledge() == "nothing"
+
+
+def test_every_strategy_names_one_exact_knowledge_class():
+    from lazyartist_cli.strategies import STRATEGIES
+
+    for name, cls in STRATEGIES.items():
+        assert cls.knowledge() in KNOWLEDGE, name
+    cons = get_strategy("consistency")
+    assert cons.knowledge(cons.Config(ops=["stroke"])) == "the generator"
+    assert cons.knowledge(cons.Config(ops=["hue", "permute"])) == "the shortcut's type"
+    assert cons.default_selection(cons.Config(ops=["hue"])) == "val-recolored"

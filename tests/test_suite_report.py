@@ -1,0 +1,76 @@
+"""The shortcut suite in the report: a sweep over data.protocol read as one table protocol x method x
+knowledge class, each method's learning rate chosen by its own rule (never hard data), and the README
+block copied from the report."""
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from lazyartist_cli.pipeline.report.suite import choose_learning_rates, suite_groups
+from lazyartist_cli.pipeline.report.sweeps import _sweep_sections
+from lazyartist_cli.pipeline.report.writer import Writer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _point(proto, strat, lr, seed, score, hard, knows="nothing", select="val"):
+    return {"run": f"s-{proto}-{strat}-{lr}-{seed}", "axis:data.protocol": proto, "axis:train.strategy": strat,
+            "axis:train.lr": lr, "axis:seed": seed, "status": "ran", "val": score, "test_easy": score,
+            "test_hard": hard, "unbiased": hard + 0.01, "worst_group": hard - 0.01, "protocol": proto, "strategy": strat,
+            "knows": knows, "select": select, "lr": lr, "selection_score": score, "checkpoint_epoch": 3, "error": ""}
+
+
+def _suite(tmp_path: Path) -> Path:
+    points = []
+    for seed, jitter in ((0, 0.0), (1, 0.02)):
+        # erm: 3e-3 has the higher easy val (its rule) but also the higher hard test
+        points += [_point("decoy", "erm", 0.001, seed, 0.95 + jitter, 0.10 + jitter),
+                   _point("decoy", "erm", 0.003, seed, 0.97 + jitter, 0.60 + jitter)]
+        # group-dro: its rule's score prefers 1e-3 although 3e-3 scores higher on hard test
+        points += [_point("decoy", "group-dro", 0.001, seed, 0.80 + jitter, 0.70 + jitter,
+                          "group labels on all training data", "val-worst-group"),
+                   _point("decoy", "group-dro", 0.003, seed, 0.50 + jitter, 0.90 + jitter,
+                          "group labels on all training data", "val-worst-group")]
+    out = tmp_path / "runs" / "sweeps" / "suite"
+    out.mkdir(parents=True)
+    data = {"sweep": "suite", "file": "suite.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
+            "axes": {"data.protocol": ["decoy"], "train.strategy": ["erm", "group-dro"], "train.lr": [0.001, 0.003],
+                     "seed": [0, 1]}, "points": points, "summary": {"groups": []}}
+    (out / "results.json").write_text(json.dumps(data))
+    return tmp_path / "runs"
+
+
+def test_each_method_keeps_the_learning_rate_its_own_rule_prefers(tmp_path):
+    runs = _suite(tmp_path)
+    data = json.loads((runs / "sweeps" / "suite" / "results.json").read_text())
+    groups = choose_learning_rates(suite_groups(data["points"]))
+    chosen = {(g["strategy"], g["lr"]) for g in groups if g["chosen"]}
+    assert chosen == {("erm", 0.003), ("group-dro", 0.001)}  # by the rule's score, not by hard test
+    erm = next(g for g in groups if g["strategy"] == "erm" and g["lr"] == 0.003)
+    assert erm["values"]["test_hard"] == [0.60, 0.62] and erm["of"] == [0.001, 0.003]
+
+
+def test_the_suite_table_and_headline_and_the_readme_block(tmp_path):
+    runs = _suite(tmp_path)
+    w = Writer(runs, runs / "report")
+    w.h(2, "5. Robust training")
+    _sweep_sections(w, runs)
+    text = "\n".join(w.lines)
+    hard = statistics.fmean([0.60, 0.62])
+    sd = statistics.stdev([0.60, 0.62])
+    row = next(line for line in text.splitlines() if line.startswith("| `decoy` | `erm`"))
+    assert f"{100 * hard:.1f} ± {100 * sd:.1f}%" in row and "0.003 (of 0.001, 0.003)" in row
+    # not lazy at its rule's rate: the headline says so, and names the best method per knowledge class
+    assert "**not lazy**" in text and "knowing group labels on all training data: `group-dro` 71.0 ± 1.4%" in text
+    report = tmp_path / "REPORT.md"
+    report.write_text(text)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- suite:begin -->\nold\n<!-- suite:end -->\nrest\n")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_suite.py"), str(report), str(readme), "lazy sweep suite.toml"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    body = readme.read_text()
+    assert "old" not in body and row in body and body.endswith("<!-- suite:end -->\nrest\n")
+    assert "Produced by `lazy sweep suite.toml`" in body
