@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .errors import LazyError
+from .errors import LazyError, UsageError
 from .models import LEGACY_NAMES, build_model
 from .runs import torch_load_safe, torch_save_atomic
 
@@ -62,7 +62,10 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cp
     name, options = ckpt["model_name"], ckpt.get("model_options")
     if options is None:  # written before models had options: the design of that time
         name = LEGACY_NAMES.get(name, name)
-    model = build_model(name, num_classes=ckpt.get("num_classes", 10), input=ckpt.get("input", "rgb"), options=options)
+    try:
+        model = build_model(name, num_classes=ckpt.get("num_classes", 10), input=ckpt.get("input", "rgb"), options=options)
+    except UsageError as exc:  # the checkpoint, not the user, named it: a damaged or foreign run (exit 1)
+        raise LazyError(f"the checkpoint's model cannot be built: {exc}") from None
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:

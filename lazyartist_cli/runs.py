@@ -217,6 +217,26 @@ def _dead_here(holder: dict[str, Any], me: dict[str, Any]) -> bool:
     return isinstance(pid, int) and holder.get("host") == me["host"] and not _alive(pid)
 
 
+ORPHAN_GRACE = 5.0  # seconds a holder whose parent is gone gets to end before it counts as a live writer
+
+
+def _ending_orphan(holder: dict[str, Any], me: dict[str, Any], grace: float = ORPHAN_GRACE) -> bool:
+    """Whether a live holder of this host is an orphan that ends within ``grace`` seconds: a pool worker of a killed
+    study or sweep exits the moment it sees its parent gone (``executors.process.die_with_parent``), but a rerun
+    started right after the kill can find it still alive for a fraction of a second. True once it has ended."""
+    import time
+
+    pid, ppid = holder.get("pid"), holder.get("ppid")
+    if not (isinstance(pid, int) and isinstance(ppid, int) and ppid > 1 and holder.get("host") == me["host"]) or _alive(ppid):
+        return False
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _read_lock(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -235,7 +255,7 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
     """Hold the exclusive write lock of one run (``kind="run"``) or dataset while a command writes it.
 
     The lock is ``runs/.locks/<kind>-<name>.lock``, created atomically and whole (see ``_create_lock``),
-    holding the holder's pid, host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
+    holding the holder's pid, its parent's pid, host, command line and start time. A second writer (with or without ``--force``) gets a LazyError
     naming the holder (exit 1). A lock whose holder process no longer exists on this host (a killed
     command) is stale and is taken over; the takeover itself is serialised by a guard file created the
     same way, so two newcomers cannot both take it. Re-entrant within one process. Released on exit,
@@ -255,7 +275,8 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
             _HELD[key] -= 1
         return
     ensure_dir(path.parent)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(["lazy", *sys.argv[1:]])[:300],
+    me = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
+          "command": " ".join(["lazy", *sys.argv[1:]])[:300],
           "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     for _ in range(50):
         if _create_lock(path, me):
@@ -269,8 +290,8 @@ def write_lock(runs_dir: Path, kind: str, name: str) -> Iterator[Path]:
             if holder is None:
                 continue
         pid, host = holder.get("pid"), holder.get("host")
-        if _dead_here(holder, me) or (not holder and _age(path) > 10):
-            _take_over(path, holder, me)  # a killed holder, or an empty/damaged lock nobody is writing
+        if _dead_here(holder, me) or (not holder and _age(path) > 10) or _ending_orphan(holder, me):
+            _take_over(path, holder, me)  # a killed holder (or one ending now), or an empty/damaged lock nobody is writing
             continue
         if not holder:
             raise LazyError(f"{kind} {name!r} is locked by {path}, which names no holder yet (being created this instant, or "

@@ -122,6 +122,37 @@ def test_killed_sweep_reruns_only_the_missing_points(base, tmp_path):
     assert metrics(got) == metrics(res)
 
 
+def test_process_sweep_killed_at_a_random_point_then_rerun_gives_the_same_metrics(base, tmp_path):
+    """SIGKILL the driver of `--executor process` at a seeded random point (a random delay after the first
+    point's training began): its workers end with it, no lock refuses the rerun, and the rerun ends with the metrics of the
+    uninterrupted local run (the `base` fixture; the executors agree bitwise, see above). The rerun is local:
+    what the kill left is resumable by any executor, and it saves the workers' start-up."""
+    import random
+
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    rng = random.Random(24)
+    delay = rng.uniform(0.2, 3.0)
+    proc = subprocess.Popen([sys.executable, "-m", "lazyartist_cli", "sweep", str(path), "--runs-dir", str(out), "-q",
+                             "--executor", "process", "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = [out / p["run"] / "config.json" for p in res["points"]]  # written when a point's training begins
+    finished = [out / p["run"] / "eval" / "metrics.json" for p in res["points"]]
+    deadline = time.time() + 300
+    while not any(f.is_file() for f in started) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(delay)  # then a seeded random instant of the first points' training
+    assert proc.poll() is None, "the sweep ended before the kill: the test proved nothing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert sum(f.is_file() for f in finished) < len(finished)
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q"])  # resumable by any executor
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    statuses = [p["status"] for p in got["points"]]
+    assert got["ok"] and any(st in ("ran", "resumed", "evaluated") for st in statuses), statuses  # the kill left work
+    assert metrics(got) == metrics(res)
+
+
 def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
     path, runs, res = base
     out = fresh(tmp_path, runs)

@@ -64,6 +64,13 @@ class ProbeConfig(Section):
     top_k: int = Field(8, ge=1, le=64, description="top-activating dataset images per unit")
     selectivity_digits: int = Field(10, ge=1, le=100, description="digits per class used for selectivity")
 
+    @model_validator(mode="after")
+    def _n_units_used(self) -> "ProbeConfig":
+        if self.channels is not None and self.differs("n_units"):
+            raise ValueError(f"probe.n_units = {self.n_units} is not used: probe.channels names the units "
+                             f"({self.channels}); drop one of the two")
+        return self
+
 
 class AttackConfig(Section):
     """``[attack]``: ``lazy attack`` (targeted L-inf attacks)."""
@@ -117,6 +124,19 @@ class AttackConfig(Section):
             raise ValueError(f"source_class and target_class are both {self.source_class}; a targeted attack needs two classes")
         return self
 
+    @model_validator(mode="after")
+    def _pairs_only_uses(self) -> "AttackConfig":
+        """``pairs_only`` runs the pairs alone: the headline attack's and the eps sweep's options would be ignored."""
+        if not self.pairs_only:
+            return self
+        if not self.pairs:
+            raise ValueError("attack.pairs_only = true with attack.pairs = []: nothing would be attacked")
+        unused = [n for n in ("source_class", "target_class", "n_images", "sweep", "sweep_images") if self.differs(n)]
+        if unused:
+            raise ValueError(f"attack.{unused[0]} = {getattr(self, unused[0])} is not used: attack.pairs_only = true runs only "
+                             "the pairs (no headline attack, no eps sweep)")
+        return self
+
 
 class SAEConfig(Section):
     """``[sae]``: ``lazy sae`` (sparse autoencoders on hidden activations)."""
@@ -152,3 +172,23 @@ class SAEConfig(Section):
             raise ValueError("an SAE size below the layer width: every expansion must be >= 1 (latents = expansion x width)"
                              if info.field_name == "sweep_expansions" else "every k must be >= 1")
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _no_unused_option(self) -> "SAEConfig":
+        """An option the chosen SAE never reads is an error, not silently ignored: k and expansion while the TopK
+        sweep picks them, the TopK options of an l1 SAE, l1 of a TopK SAE. (A value equal to its default is
+        accepted: ignoring it changes nothing, and the example run file lists every option.)"""
+        given = self.differs
+        problems = []
+        if self.kind == "topk" and self.sweep_expansions and self.sweep_k:
+            problems += [f"sae.{n} = {getattr(self, n)} is not used: the TopK sweep (sae.sweep_expansions x sae.sweep_k) "
+                         f"picks it; to train one SAE with it, give --k (or set sae.sweep_expansions = [])"
+                         for n in ("k", "expansion") if given(n)]
+        elif self.kind == "l1":
+            problems += [f"sae.{n} = {getattr(self, n)} is not used by an l1 SAE (a TopK option; sae.kind = \"topk\" uses it)"
+                         for n in ("k", "aux_coef", "sweep_expansions", "sweep_k") if given(n)]
+        if self.kind == "topk" and given("l1"):
+            problems.append(f"sae.l1 = {self.l1} is not used by a TopK SAE (the l1 variant's weight; sae.kind = \"l1\" uses it)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

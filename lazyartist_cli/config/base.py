@@ -6,7 +6,14 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinity are refused in every float option (TOML and --set read `nan` and `inf`): a bound such as
+    # gt=0 lets inf through, and NaN compares false with every bound
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    def differs(self, name: str) -> bool:
+        """Whether option ``name`` holds another value than its default: an option that another option makes
+        unused is an error only then (ignoring a default changes nothing; the example run file lists them all)."""
+        return getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
 
 
 RGB = tuple[int, int, int]

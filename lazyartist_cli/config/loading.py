@@ -63,6 +63,8 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set data.correlation=0.9")
     key, raw = item.split("=", 1)
     key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise UsageError(f"--set {item!r}: the key before '=' must be a dotted run-file key, e.g. --set data.correlation=0.9")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

@@ -101,7 +101,7 @@ class ReportConfig(Section):
 class RunConfig(Section):
     """The whole run file."""
 
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="a 32-bit seed (the range NumPy takes; offsets per run stay inside int64)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -22,6 +22,10 @@ class Executor:
     def __init__(self, workers: int = 1, address: Optional[str] = None):
         self.workers, self.address = workers, address
 
+    def check(self) -> None:
+        """Fail fast (a UsageError or LazyError naming the problem) when this executor cannot run here, before
+        the sweep builds or writes anything. Called once by ``run_sweep``; the default has nothing to check."""
+
     def run(self, fn: Callable[[Job], Row], jobs: list[Job], reporter: Any) -> list[Row]:
         raise NotImplementedError
 

@@ -46,6 +46,22 @@ def analysed_runs(cfg: RunConfig) -> list[RunSpec]:
     return [r for r in study_runs(cfg) if r.seed == cfg.seed and analysed(cfg, r)]
 
 
+_REPLACED_BY_STUDY = {"model": "study.model", "strategy": "study.baseline and study.strategies",
+                      "input": "the study (rgb, and colorblind for the oracle)", "name": "the study (<model>-<strategy>-s<seed>)"}
+
+
+def check_study_options(cfg: RunConfig) -> None:
+    """A ``[train]`` option the study replaces for every run it trains is an error, not silently ignored
+    (a value equal to its default is accepted: replacing it changes nothing)."""
+    from ..errors import ConfigError
+
+    fields = type(cfg.train).model_fields
+    problems = [f"train.{key} = {getattr(cfg.train, key)!r} is not used by lazy study: {by} sets it for every run"
+                for key, by in _REPLACED_BY_STUDY.items() if getattr(cfg.train, key) != fields[key].get_default(call_default_factory=True)]
+    if problems:
+        raise ConfigError(problems)
+
+
 def run_config(cfg: RunConfig, spec: RunSpec) -> RunConfig:
     """The config ``lazy train`` gets for one run of the study (the dataset keeps the study's seed)."""
     tree = cfg.model_dump(mode="json")

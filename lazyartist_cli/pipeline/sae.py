@@ -53,6 +53,11 @@ def sweep_saes(acts_tr: torch.Tensor, acts_val: torch.Tensor, s: SAEConfig, seed
     ``dead_target`` dead latents, else the one with the highest explained variance. Returns (rows, chosen row,
     chosen SAE)."""
     d = acts_tr.shape[1]
+    widest = max(s.sweep_expansions)
+    too_big = [k for k in s.sweep_k if k > d * widest]
+    if too_big:  # a k no swept size can hold would be skipped without a word
+        raise UsageError(f"sae.sweep_k: k = {too_big[0]} is larger than every swept SAE's latent count (at most {d * widest} = "
+                         f"width {d} x expansion {widest}); drop it or add a larger expansion to sae.sweep_expansions")
     rows, saes = [], []
     for e in s.sweep_expansions:
         for k in s.sweep_k:

@@ -31,7 +31,7 @@ from ..errors import LazyError
 from ..runs import read_json, run_dir, sha256_file, write_json_atomic
 from .data import METADATA, VERIFY, load_dataset_metadata, run_make_data, run_verify_data
 from .plan import (  # noqa: F401  (re-exported)
-    STUDY_FILE, RunSpec, analysed_runs, analysis_plan, run_config, study_runs, train_command,
+    STUDY_FILE, RunSpec, analysed_runs, analysis_plan, check_study_options, run_config, study_runs, train_command,
 )
 from .report import run_report
 from .reporter import SILENT, Reporter
@@ -67,6 +67,7 @@ def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
 def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> dict[str, Any]:
     from .train import run_train
 
+    check_study_options(cfg)  # before anything is built
     steps: list[dict[str, Any]] = []
     t_study = time.perf_counter()
 

@@ -152,6 +152,11 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None) -> Sweep:
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include]
+    for where, keys in (("[set]", spec.set), ("[axes]", spec.axes), ("--set", extra or {}),
+                        *(("[[include]]", inc) for inc in spec.include)):
+        if "train.name" in keys:  # every point's name is made from its values: a given one would be replaced silently
+            raise ConfigError([f"{path}: {where}: train.name is set by the sweep for every point (<name>-<key>_<value>-...); "
+                               "remove it (the sweep's `name` is the prefix)"])
     if not assignments:
         raise ConfigError([f"{path}: the sweep has no points (give [axes] or [[include]])"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
@@ -227,6 +232,10 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
         raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if address is not None and executor != "ray":
+        raise UsageError(f"--address is for --executor ray (a Ray cluster); the {executor} executor would ignore it")
+    runner = EXECUTORS[executor](workers=workers, address=address)
+    runner.check()  # e.g. an unreachable Ray cluster: fail in seconds, before any dataset is built
     ensure_dir(runs_dir)
     t0 = time.perf_counter()
     datasets: dict[str, RunConfig] = {}
@@ -243,7 +252,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     threads = sweep.spec.threads or max(1, cpu_count() // workers)
     jobs = [{"name": p.name, "values": p.values, "overrides": p.overrides, "base": str(sweep.base) if sweep.base else None,
              "runs_dir": str(runs_dir.resolve()), "threads": threads} for p in sweep.points]
-    rows = EXECUTORS[executor](workers=workers, address=address).run(run_point, jobs, reporter)
+    rows = runner.run(run_point, jobs, reporter)
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": executor, "workers": workers, "threads": threads,
               "axes": sweep.spec.axes, "set": sweep.spec.set, "metric": sweep.spec.metric, "points": rows,
