@@ -329,6 +329,29 @@ CASES = [
 ]
 
 
+def test_the_probe_lets_a_reachable_cluster_through_and_reads_addresses():
+    """No false alarm: the recorded GCS answer to the right token passes, and every address form Ray takes parses."""
+    from lazyartist_cli.errors import LazyError, UsageError
+    from lazyartist_cli.executors.ray_tasks import parse_address, probe_address
+
+    gcs = _Replay(_gcs_reply)
+    gcs.start()
+    try:
+        probe_address(f"127.0.0.1:{gcs.port}", token=(("authorization", f"Bearer {TOKEN}"),))  # silent: a cluster answered
+        with pytest.raises(LazyError, match="needs an authentication token"):
+            probe_address(f"127.0.0.1:{gcs.port}", token=())
+    finally:
+        gcs.sock.close()
+    assert parse_address("auto") is None and parse_address("local") is None
+    assert parse_address("10.0.0.5:6379") == ("10.0.0.5", 6379, False)
+    assert parse_address("[::1]:6379") == ("::1", 6379, False)
+    assert parse_address("ray://head") == ("head", 10001, True)
+    assert parse_address("ray://head:10002/") == ("head", 10002, True)
+    for bad in ("head", "head:", "head:port", "a:b:c", "tcp://head:6379", ""):
+        with pytest.raises(UsageError):
+            parse_address(bad)
+
+
 def test_the_corpora_together_hold_at_least_70_cases():
     from tests.test_bad_inputs import CASES as FIRST
 

@@ -232,12 +232,12 @@ class RayExecutor(Executor):
     name = "ray"
 
     def check(self) -> None:
+        if self.address:  # the probe needs no Ray: a bad address is named even where Ray is not installed
+            probe_address(self.address)
         try:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError('--executor ray needs Ray: pip install -e ".[ray]"') from None
-        if self.address:
-            probe_address(self.address)
 
     def run(self, fn, jobs, reporter):
         try:
