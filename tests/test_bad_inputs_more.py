@@ -352,6 +352,23 @@ def test_the_probe_lets_a_reachable_cluster_through_and_reads_addresses():
             parse_address(bad)
 
 
+def test_runs_lists_runs_edited_by_hand_with_what_it_can_read(tmp_path):
+    """`lazy runs` is how one finds a damaged run: valid JSON of the wrong shape must not crash it."""
+    for name, config, metrics in (("list-config", "[1]", None), ("number-config", '{"config": 5}', None),
+                                  ("train-not-table", '{"config": {"train": []}}', None),
+                                  ("list-metrics", '{"config": {"seed": 3}}', "[]"), ("cut-metrics", "{}", '{"val": 0.')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(config)
+        if metrics is not None:
+            (tmp_path / name / "eval").mkdir()
+            (tmp_path / name / "eval" / "metrics.json").write_text(metrics)
+    res = runner.invoke(app, ["runs", "--runs-dir", str(tmp_path), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    rows = {r["run"]: r for r in json.loads(res.stdout)["runs"]}
+    assert sorted(rows) == ["cut-metrics", "list-config", "list-metrics", "number-config", "train-not-table"]
+    assert rows["list-metrics"]["seed"] == 3 and rows["list-metrics"]["val"] is None
+
+
 def test_the_corpora_together_hold_at_least_70_cases():
     from tests.test_bad_inputs import CASES as FIRST
 

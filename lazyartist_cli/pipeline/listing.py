@@ -11,11 +11,15 @@ from ..runs import RESERVED_NAMES, upgrade
 from .analyses import ANALYSES
 
 
-def _json(path: Path) -> dict[str, Any]:
+def _json(path: Path, key: str = "") -> dict[str, Any]:
+    """The object stored in ``path`` (or under its ``key``); {} when it is missing, damaged or not an object
+    (a run edited by hand is listed with what can be read, not a crash)."""
     try:
-        return upgrade(json.loads(path.read_text()))
+        obj = upgrade(json.loads(path.read_text()))
     except (OSError, ValueError):
         return {}
+    obj = obj.get(key) if key and isinstance(obj, dict) else obj
+    return obj if isinstance(obj, dict) else {}
 
 
 def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
@@ -27,8 +31,8 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     for d in sorted(runs_dir.iterdir()):
         if d.name in RESERVED_NAMES or d.name.startswith(".") or not (d / "config.json").is_file():
             continue
-        conf = _json(d / "config.json").get("config", {})
-        tr = conf.get("train", {})
+        conf = _json(d / "config.json", "config")
+        tr = conf.get("train") if isinstance(conf.get("train"), dict) else {}
         history = (d / "history.jsonl").read_text().splitlines() if (d / "history.jsonl").is_file() else []
         ev = _json(d / "eval" / "metrics.json")
         rows.append({
