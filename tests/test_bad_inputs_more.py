@@ -281,7 +281,7 @@ CASES = [
     ("sweep-include-unknown-key", ["sweep", "{sweep_include_unknown_toml}"], 2, "train.epochz", None),
     ("sweep-exclude-unknown-key", ["sweep", "{sweep_exclude_unknown_toml}"], 2, "'train.lr' is not an axis", None),
     ("sweep-base-missing", ["sweep", "{sweep_base_missing_toml}"], 2, "no-such-base.toml not found", None),
-    ("sweep-base-is-itself", ["sweep", "{sweep_base_itself_toml}"], 2, "axes", None),
+    ("sweep-base-is-itself", ["sweep", "{sweep_base_itself_toml}"], 2, "base: names the sweep file itself", None),
     ("sweep-sets-train-name", ["sweep", "{sweep_name_set_toml}"], 2, "train.name", None),
     ("sweep-bad-axis-value", ["sweep", "{sweep_bad_value_toml}"], 2, "data.correlation", None),
     ("sweep-cli-train-name", ["sweep", "{sweep_ok_toml}", "--set", "train.name=x"], 2, "train.name", None),

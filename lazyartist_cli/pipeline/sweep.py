@@ -144,6 +144,8 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None) -> Sweep:
     base = (path.parent / spec.base).resolve() if spec.base else None
     if base is not None and not base.is_file():
         raise ConfigError([f"{path}: base: run file {base} not found"])
+    if base is not None and base == path.resolve():
+        raise ConfigError([f"{path}: base: names the sweep file itself; give the run file the points start from"])
     keys = list(spec.axes)
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*spec.axes.values())] if keys else []
     grid = [g for g in grid if not any(all(g.get(k) == v for k, v in ex.items()) for ex in spec.exclude)]
