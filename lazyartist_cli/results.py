@@ -29,9 +29,11 @@ class EvalMetrics(TypedDict):
     per_class: dict[str, Any]
     confusion: dict[str, Any]
     class_drop_easy_to_hard: dict[str, Any]
-    color_reliance: Optional[dict[str, Any]]  # None for a model that cannot see colour (the oracle)
+    color_reliance: Optional[dict[str, Any]]  # None for a model that cannot see colour (the oracle), or no colour shortcut
     failures: list[Any]
     paths: dict[str, Any]
+    # aligned, bias_conflicting, unbiased, worst_group, groups_scored (metrics.shortcut_metrics; results before it: absent)
+    groups: NotRequired[dict[str, Any]]
 
 
 class CounterfactualSummary(TypedDict):
@@ -39,6 +41,7 @@ class CounterfactualSummary(TypedDict):
 
     run: str
     n_images: int
+    method: NotRequired[str]  # recolour (every other palette colour) | twin (the test_hard twin; results before it: recolour)
     n_recolored: int
     follows_new_color: float
     keeps_true_label: float

@@ -122,7 +122,7 @@ def test_more_seeds_reuse_the_first(tiny_study):
     assert ran == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1", "lazy-cnn-erm-oracle-s1"}
     assert snapshot(runs, out["runs"]) == before
     text = Path(more["report"]).read_text()
-    assert "| `consistency` | robust | that it is colour | val-recolored | 0.004 | 2 |" in text and " ± " in text
+    assert "| `consistency` | robust | the generator | val-recolored | 0.004 | 2 |" in text and " ± " in text
     # the later seed is attacked too, on the pairs only, and the verdict is taken over both seeds
     attacked = {s["target"] for s in more["steps"] if s["step"] == "attack" and s["status"] == "ran"}
     assert attacked == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1"}

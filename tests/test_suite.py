@@ -166,3 +166,30 @@ def test_every_strategy_names_one_exact_knowledge_class():
     assert cons.knowledge(cons.Config(ops=["stroke"])) == "the generator"
     assert cons.knowledge(cons.Config(ops=["hue", "permute"])) == "the shortcut's type"
     assert cons.default_selection(cons.Config(ops=["hue"])) == "val-recolored"
+
+
+def test_a_stronger_checkpoint_rule_raises_what_a_run_knows():
+    from lazyartist_cli.strategies.base import effective_knowledge
+
+    assert effective_knowledge("nothing", "val") == "nothing"
+    assert effective_knowledge("nothing", "val-worst-group") == "group labels on a held-out set"
+    assert effective_knowledge("nothing", "val-recolored") == "the shortcut's type"
+    assert effective_knowledge("the generator", "val-recolored") == "the generator"
+    assert effective_knowledge("group labels on all training data", "val-worst-group") == "group labels on all training data"
+    cons = get_strategy("consistency")
+    assert cons.knowledge(cons.Config(ops=["stroke"]), "background") == "the shortcut's type"
+    assert cons.knowledge(cons.Config(ops=["stroke"]), "lff") == "the generator"
+
+
+def test_group_dro_gives_no_weight_to_a_group_without_training_images():
+    labels = torch.tensor([0, 0, 1, 1])
+    colors = torch.tensor([0, 1, 1, 1])  # group (1, 0) is empty
+    cls = get_strategy("group-dro")
+    dro = build_strategy("group-dro", cls.Config(adjustment=1.0), StrategyContext(n_train=4, num_classes=2, labels=labels,
+                                                                              colors=colors))
+    assert dro.q.tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 1 / 3])
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 28 * 28, 2))
+    batch = {"x": torch.rand(4, 3, 28, 28), "y": labels, "index": torch.arange(4)}
+    for _ in range(3):
+        dro.loss(model, batch)
+    assert dro.q[2].item() == 0.0 and dro.q.sum().item() == pytest.approx(1.0)

@@ -112,9 +112,9 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0)
     select: Literal["auto", "val", "val-recolored", "val-worst-group"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
-        "recoloured by colour transforms; or the worst (class, bias value) group's val accuracy (needs group labels "
-        "on val); auto: the strongest rule the strategy's knowledge allows (nothing: val; the shortcut's type or the "
-        "generator: val-recolored; group labels: val-worst-group)")
+        "recoloured by colour transforms; or the worst group's val accuracy (needs group labels on val; groups "
+        "class x {aligned, conflicting}); auto: the strongest rule the strategy's knowledge allows (nothing: val; "
+        "the shortcut's type or the generator: val-recolored; group labels: val-worst-group)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")

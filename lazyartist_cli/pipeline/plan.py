@@ -30,9 +30,23 @@ def study_runs(cfg: RunConfig) -> list[RunSpec]:
         out.append(RunSpec(f"{s.model}-{s.baseline}-s{seed}", s.baseline, seed, "rgb", "baseline"))
         for strat in s.strategies:
             out.append(RunSpec(f"{s.model}-{strat}-s{seed}", strat, seed, "rgb", "robust"))
-        if s.oracle:
+        if s.oracle and oracle_applies(cfg):
             out.append(RunSpec(f"{s.model}-{s.baseline}-oracle-s{seed}", s.baseline, seed, "colorblind", "oracle"))
     return out
+
+
+def oracle_applies(cfg: RunConfig) -> bool:
+    """The colour-blind oracle exists only where the shortcut is colour (its view recolours every image)."""
+    from ..data.views import ORACLE_COLOR
+
+    return cfg.data.protocol in ORACLE_COLOR
+
+
+def applicable(cfg: RunConfig, analysis: Analysis) -> bool:
+    """Whether an analysis means anything on the study's protocol (a colour-only one needs a colour shortcut)."""
+    from ..data.protocols import get_protocol
+
+    return not analysis.colour_only or get_protocol(cfg.data.protocol).kind == "colour"
 
 
 def analysed(cfg: RunConfig, spec: RunSpec) -> bool:
@@ -91,7 +105,8 @@ def analysis_plan(cfg: RunConfig) -> list[AnalysisStep]:
     specs = study_runs(cfg)
     runs = {"every": tuple(s.name for s in specs), "first": tuple(s.name for s in analysed_runs(cfg))}
     wanted = set(cfg.study.analyses)
-    plan = [AnalysisStep(a, runs[a.scope], getattr(cfg, a.section)) for a in ANALYSES.values() if a.always or a.name in wanted]
+    plan = [AnalysisStep(a, runs[a.scope], getattr(cfg, a.section)) for a in ANALYSES.values()
+            if (a.always or a.name in wanted) and applicable(cfg, a)]
     later = tuple(s.name for s in specs if analysed(cfg, s) and s.name not in runs["first"])
     if "attack" in wanted and cfg.study.attack_every_seed and later:
         plan.append(AnalysisStep(get_analysis("attack"), later, cfg.attack.model_copy(update={"pairs_only": True})))

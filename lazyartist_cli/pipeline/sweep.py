@@ -53,6 +53,8 @@ from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text
 from .reporter import SILENT, Reporter
 
 SWEEPS_DIR = "sweeps"
+# the field's standard scores stored by eval (metrics.shortcut_metrics), summarised beside the splits
+GROUP_METRICS = ("unbiased", "worst_group", "bias_conflicting", "aligned")
 _SAFE = re.compile(r"[^A-Za-z0-9.]+")
 
 
@@ -127,9 +129,10 @@ def point_name(sweep: str, values: dict[str, Any]) -> str:
     return name
 
 
-def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None) -> Sweep:
+def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optional[dict[str, list[str]]] = None) -> Sweep:
     """Read and validate a sweep file and build every point's config (a bad key or value: ConfigError
-    naming it). ``extra`` (command-line overrides, e.g. the device) applies to every point."""
+    naming it). ``extra`` (command-line overrides, e.g. the device) applies to every point; ``only`` keeps
+    the points whose value of each given axis is one of the listed ones (compared as text)."""
     if not path.is_file():
         raise UsageError(f"sweep file {path} not found")
     try:
@@ -154,6 +157,14 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None) -> Sweep:
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include]
+    for key, wanted in (only or {}).items():
+        if key not in spec.axes and not any(key in inc for inc in spec.include):
+            raise ConfigError([f"--only {key}: not an axis of {path} (axes: {', '.join(spec.axes) or 'none'})"])
+        known = {str(a.get(key)) for a in assignments}
+        unknown = [v for v in wanted if v not in known]
+        if unknown:
+            raise ConfigError([f"--only {key}: {unknown[0]!r} is not one of its values ({', '.join(sorted(known))})"])
+        assignments = [a for a in assignments if str(a.get(key)) in wanted]
     for where, keys in (("[set]", spec.set), ("[axes]", spec.axes), ("--set", extra or {}),
                         *(("[[include]]", inc) for inc in spec.include)):
         if "train.name" in keys:  # every point's name is made from its values: a given one would be replaced silently
@@ -210,15 +221,41 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
             run_eval(cfg, runs_dir, [job["name"]])
             status = {"absent": "ran", "partial": "resumed", "done": "evaluated"}[state]
         ev = read_json(run_dir(runs_dir, job["name"]) / "eval" / "metrics.json", "metrics")
+        groups = ev.get("groups") or {}
+        from ..strategies import get_strategy
+        from ..strategies.base import effective_knowledge
+
+        rule = cfg.train.selection_rule(cfg.strategy_config())
         row.update({"status": status, "val": ev["val"], "test_easy": ev["test_easy"], "test_hard": ev["test_hard"],
+                    **{k: groups.get(k) for k in GROUP_METRICS},
+                    "protocol": cfg.data.protocol, "dataset": cfg.dataset_name(), "strategy": cfg.train.strategy, "input": cfg.train.input,
+                    "knows": ("nothing (sees no colour)" if cfg.train.input == "colorblind" else effective_knowledge(
+                        get_strategy(cfg.train.strategy).knowledge(cfg.strategy_config(), cfg.data.protocol), rule)),
+                    "select": rule, "lr": cfg.train.learning_rate(),
+                    "selection_score": _selection_score(run_dir(runs_dir, job["name"]), ev.get("checkpoint_epoch")),
                     "checkpoint_epoch": ev.get("checkpoint_epoch"), "error": ""})
     except Exception as exc:  # noqa: BLE001 - a failed point must not stop the others; its error is stored
         row.update({"status": "failed", "val": None, "test_easy": None, "test_hard": None, "checkpoint_epoch": None,
+                    **{k: None for k in GROUP_METRICS},
                     "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]})
     finally:
         torch.set_num_threads(before)
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
+
+
+def _selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:
+    """The score the run's checkpoint rule gave its chosen epoch (read back from history.jsonl): what a
+    choice between points of one method (e.g. its learning rate) is made on, never hard data."""
+    from .train import SCORE_OF_RULE
+
+    cfg = read_json(path / "config.json", "run config").get("config", {})
+    key = SCORE_OF_RULE.get(cfg.get("train", {}).get("select", "val"))
+    hist = path / "history.jsonl"
+    if not epoch or key is None or not hist.is_file():
+        return None
+    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
+    return next((r.get(key) for r in rows if r.get("epoch") == epoch), None)
 
 
 # ---------- the sweep
@@ -297,9 +334,13 @@ def summarise(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
         g["runs"].append(r)
     out = []
     for g in groups.values():
-        entry = {"values": g["values"], "n": len(g["runs"])}
-        for split in ("val", "test_easy", "test_hard"):
-            vals = [r[split] for r in g["runs"]]
+        entry = {"values": g["values"], "n": len(g["runs"]), "runs": [r["run"] for r in g["runs"]],
+                 **{k: g["runs"][0].get(k) for k in ("protocol", "strategy", "knows", "select", "lr")}}
+        for split in ("val", "test_easy", "test_hard", *GROUP_METRICS):
+            vals = [r.get(split) for r in g["runs"]]
+            if any(v is None for v in vals):  # points scored before eval stored the group metrics
+                entry[split] = entry[f"{split}_std"] = None
+                continue
             entry[split] = statistics.fmean(vals)
             entry[f"{split}_std"] = statistics.stdev(vals) if len(vals) > 1 else None
         out.append(entry)

@@ -19,6 +19,16 @@ KNOWLEDGE: tuple[str, ...] = ("nothing", "the shortcut's type", "the generator",
                               "group labels on all training data")
 
 
+def effective_knowledge(knows: str, rule: str) -> str:
+    """What a run knows once its checkpoint rule is counted: a rule reads what it needs (group labels of val
+    for ``val-worst-group``; that the shortcut is colour for ``val-recolored``), so a run chosen by a stronger
+    rule than its strategy's own knows that much."""
+    implied = {"val-worst-group": "group labels on a held-out set", "val-recolored": "the shortcut's type"}.get(rule)
+    if implied is None or KNOWLEDGE.index(knows) >= KNOWLEDGE.index(implied):
+        return knows
+    return implied
+
+
 class StrategyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -55,8 +65,9 @@ class Strategy(nn.Module):
         self.ctx = ctx or StrategyContext()
 
     @classmethod
-    def knowledge(cls, cfg: Optional[StrategyConfig] = None) -> str:
-        """What this strategy, with these options, knows about the bias (one of ``KNOWLEDGE``)."""
+    def knowledge(cls, cfg: Optional[StrategyConfig] = None, protocol: Optional[str] = None) -> str:
+        """What this strategy, with these options, knows about the bias on ``protocol`` (None: the protocol it
+        was designed for), one of ``KNOWLEDGE``."""
         return cls.knows
 
     @classmethod

@@ -29,7 +29,7 @@ class ColorEntropyConfig(StrategyConfig):
 class ColorEntropy(Strategy):
     name = "color-entropy"
     Config = ColorEntropyConfig
-    knows = "the shortcut's type"
+    knows = "the generator"  # its solid images are the palette: the generator's exact ten bias colours
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)

@@ -68,9 +68,12 @@ class Consistency(Strategy):
     default_lr = 3e-3
 
     @classmethod
-    def knowledge(cls, cfg=None) -> str:
+    def knowledge(cls, cfg=None, protocol=None) -> str:
+        """The stroke op is the generator's transform where the colour lives on the stroke (foreground, lff);
+        elsewhere it is one more colour transform (background) or the wrong type (decoy, texture)."""
         ops = cfg.ops if cfg is not None else cls.Config().ops
-        return "the generator" if "stroke" in ops else "the shortcut's type"
+        on_stroke = protocol in (None, "foreground", "lff")
+        return "the generator" if "stroke" in ops and on_stroke else "the shortcut's type"
 
     def loss(self, model, batch):
         return consistency_loss(model, batch["x"], batch["y"], self.cfg)

@@ -33,10 +33,10 @@ class ConsistencyInputGradient(Strategy):
     default_lr = 3e-3  # consistency's own
 
     @classmethod
-    def knowledge(cls, cfg=None) -> str:
+    def knowledge(cls, cfg=None, protocol=None) -> str:
         from .consistency import Consistency
 
-        return Consistency.knowledge(cfg)
+        return Consistency.knowledge(cfg, protocol)
 
     def loss(self, model, batch):
         x, y = batch["x"], batch["y"]

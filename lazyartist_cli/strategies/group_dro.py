@@ -57,9 +57,11 @@ class GroupDRO(Strategy):
         labels = self.ctx.labels if self.ctx.labels is not None else torch.zeros(n, dtype=torch.long)
         self.n_groups = k * k
         self.register_buffer("group_of", (labels.long() * k + colors.long()).clone(), persistent=False)
-        self.register_buffer("q", torch.full((self.n_groups,), 1.0 / self.n_groups))
         counts = torch.bincount(self.group_of.cpu(), minlength=self.n_groups).double()
-        self.register_buffer("adjust", (self.cfg.adjustment / counts.clamp_min(1).sqrt()).float(), persistent=False)
+        present = (counts > 0).float()
+        # a group with no training image keeps q = 0 (with C > 0 its adjustment alone would draw weight to it)
+        self.register_buffer("q", present / present.sum())
+        self.register_buffer("adjust", (present * self.cfg.adjustment / counts.clamp_min(1).sqrt()).float(), persistent=False)
         self.row_weight = (1.0 / counts[self.group_of.cpu()])  # (N,) float64 on the CPU: the balanced sampler's weights
 
     def epoch_indices(self, epoch, generator):

@@ -80,8 +80,11 @@ def _attack_pairs_section(w: Writer, runs: list[Any], files: dict[str, RunFiles]
         f"{any_run['pairs'][0]['n']} source images of each pair; success rate with a bootstrap 95% CI over images, and pooled "
         "over the pairs. Colour distance is the Euclidean distance of the two classes' dominant colours (RGB in 0-1).")
     w.p()
-    header = ["run"] + [f"{s}→{t} ({r['source_color']}→{r['target_color']}, dist {r['color_distance']:.2f})"
-                        for (s, t), r in zip(pair_keys, any_run["pairs"])] + ["pooled"]
+    def pair_title(s: int, t: int, r: dict[str, Any]) -> str:  # no colour distance where the shortcut is not colour
+        dist = f", dist {r['color_distance']:.2f}" if r.get("color_distance") is not None else ""
+        return f"{s}→{t} ({r['source_color']}→{r['target_color']}{dist})"
+
+    header = ["run"] + [pair_title(s, t, r) for (s, t), r in zip(pair_keys, any_run["pairs"])] + ["pooled"]
     rows = []
     for name, pr in stored.items():
         src = files[name].attack

@@ -38,8 +38,12 @@ def write_baseline(ctx: ReportContext) -> None:
             w.p()
         cf = bf.get("counterfactual")
         if cf and cf.get("n_images"):
-            w.p(f"**Counterfactual evidence.** {cf['n_images']} correctly classified, colour-aligned test_easy images were recoloured to each of "
-                f"the other nine palette colours ({cf['n_recolored']} images): the prediction followed the new colour in "
+            how = (f"{cf['n_images']} correctly classified, aligned test_easy images were compared with their test_hard twins (the same "
+                   f"digit and nuisance with another bias value; {cf['n_recolored']} images): the prediction followed the new bias value in "
+                   if cf.get("method") == "twin" else
+                   f"{cf['n_images']} correctly classified, colour-aligned test_easy images were recoloured to each of "
+                   f"the other nine palette colours ({cf['n_recolored']} images): the prediction followed the new colour in ")
+            w.p(f"**Counterfactual evidence.** {how}"
                 f"{w.num('baseline.cf.follows_new_color', cf['follows_new_color'], bf.counterfactual)}, kept the true digit in "
                 f"{w.num('baseline.cf.keeps_true_label', cf['keeps_true_label'], bf.counterfactual)}, and went elsewhere in "
                 f"{w.num('baseline.cf.other', cf['other'], bf.counterfactual)}.")

@@ -23,7 +23,15 @@ def write_dataset(ctx: ReportContext) -> None:
                "independently) and never in test_hard ")
             + "(test_easy and test_hard share digits and backgrounds).")
         w.p()
-        w.table(["class", "dominant colour", "RGB"], [[str(k), n, str(tuple(c))] for k, (n, c) in enumerate(zip(pal["names"], pal["rgb"]))])
+        bias = ds_meta.get("bias", {})
+        if bias.get("kind", "colour") == "colour":
+            w.table(["class", "dominant colour", "RGB"], [[str(k), n, str(tuple(c))] for k, (n, c) in enumerate(zip(pal["names"], pal["rgb"]))])
+        else:  # the shortcut is not colour: the bias value each class takes (a patch's shade, a grating's angle)
+            w.p(f"The shortcut is a {bias['kind']}: {bias.get('description', '')}. Here *aligned* means the image carries its "
+                "class's bias value (and *colour* in the sections below reads as that bias value; the colour-only "
+                "analyses are not applicable).")
+            w.p()
+            w.table(["class", "dominant bias value"], [[str(k), n] for k, n in enumerate(bias.get("names", []))])
         if ver:
             src = ctx.dataset_file(VERIFY)
             rows = []

@@ -112,8 +112,12 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
     return out
 
 
-def _knows(strategy: str, options: Optional[dict[str, Any]] = None) -> str:
-    """What a strategy knows about the bias, with the options its run stored (consistency's ops decide it)."""
+def _knows(strategy: str, options: Optional[dict[str, Any]] = None, protocol: Optional[str] = None,
+           rule: Optional[str] = None) -> str:
+    """What a run knows about the bias: its strategy with the options it stored (consistency's ops decide it) on its
+    protocol, raised to what its checkpoint rule reads (``effective_knowledge``)."""
+    from ...strategies.base import effective_knowledge
+
     from ...strategies import STRATEGIES
 
     cls = STRATEGIES.get(strategy.split(" ")[0])
@@ -122,9 +126,10 @@ def _knows(strategy: str, options: Optional[dict[str, Any]] = None) -> str:
     from pydantic import ValidationError
 
     try:
-        return cls.knowledge(cls.Config.model_validate(options or {}))
+        knows = cls.knowledge(cls.Config.model_validate(options or {}), protocol)
     except ValidationError:  # options stored by an older version: the class's own statement
-        return cls.knows
+        knows = cls.knows
+    return effective_knowledge(knows, rule) if rule else knows
 
 
 def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dict[str, RunFiles]) -> list[dict[str, Any]]:
@@ -142,8 +147,9 @@ def _strategy_table_rows(specs: list[RunSpec], evals: dict[str, Any], files: dic
         row["base_strategy"] = conf.get("train", {}).get("strategy", strategy)
         row["input"] = conf.get("train", {}).get("input", "rgb")
         options = conf.get("strategy", {}).get(row["base_strategy"], {})
+        row["options"] = options
         row["knows"] = ("nothing (sees no colour)" if role == "oracle" or row["input"] == "colorblind"
-                        else _knows(row["base_strategy"], options))
+                        else _knows(row["base_strategy"], options, conf.get("data", {}).get("protocol"), row["select"]))
         for key, split in (("val", "val"), ("easy", "test_easy"), ("hard", "test_hard")):
             row[key] = _mean_std([evals[n][split] for n in names])
         row["sources"] = [files[n].eval for n in names]
