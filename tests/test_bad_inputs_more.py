@@ -392,10 +392,7 @@ def tree_digest(*roots: Path) -> dict[str, str]:
 
 # Defects found by the corpus in files another engineer owns (issue 24's report describes the fix): strict, so
 # the fix turns these into failures that ask for the mark to go.
-KNOWN = {
-    "dataset-metadata-truncated": "pipeline/train.py creates <run>/config.json (_prepare_run_dir, ensure_dir) before "
-                                  "_load_data reads and verifies the dataset: a bad dataset leaves an empty run behind",
-}
+KNOWN: dict[str, str] = {}  # case -> why it is expected to fail (strict): none left
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[c[0]])) if c[0] in KNOWN

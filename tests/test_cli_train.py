@@ -302,3 +302,18 @@ def test_resume_refuses_to_change_the_training_precision(trained, tmp_path):
     res = invoke(copy, "train", "--strategy", "erm", "--epochs", "5", "--name", "base", "--set", "train.lr=0.004", "--resume",
                  "-q", "--set", f"train.precision={cfg['environment']['precision']}")
     assert res.exit_code == 0, res.output  # the stored run's precision, asked for explicitly: it goes on
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(small_dataset, monkeypatch, tmp_path):
+    from lazyartist_cli.strategies.erm import ERM
+
+    runs = tmp_path / "runs"
+    shutil.copytree(small_dataset / "datasets", runs / "datasets")
+
+    def diverging(self, model, batch):  # a loss that is not finite from the first batch
+        return model(batch["x"]).sum() * float("nan"), {}
+
+    monkeypatch.setattr(ERM, "loss", diverging)
+    res = CliRunner().invoke(app, ["train", "--runs-dir", str(runs), "--name", "diverges", "--epochs", "1", "--device", "cpu"])
+    assert res.exit_code == 1 and "not finite" in res.output
+    assert not (runs / "diverges").exists()  # no config-only run that a study or sweep would resume

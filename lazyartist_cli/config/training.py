@@ -36,7 +36,7 @@ class DataConfig(Section):
     n_train: int = Field(50_000, ge=10)
     n_val: int = Field(10_000, ge=10)
     n_test: int = Field(10_000, ge=10, le=10_000)
-    seed: Optional[int] = Field(None, ge=0, description="defaults to the global seed")
+    seed: Optional[int] = Field(None, ge=0, le=2**32 - 1, description="defaults to the global seed")
     palette: list[str] = Field(default_factory=lambda: list(DEFAULT_PALETTE))
     colors: dict[str, RGB] = Field(default_factory=dict, description="extra or overridden colour names -> RGB")
     stripe_prob: float = Field(0.3, ge=0.0, le=1.0)

@@ -130,6 +130,8 @@ def _prepare_run_dir(cfg: RunConfig, out: Path, resolved: dict[str, Any], resume
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):  # dotfiles: temp files of a killed write
         if resume:
             old = read_json(out / "config.json", "run config")
+            if not isinstance(old, dict):
+                raise LazyError(f"--resume: {out / 'config.json'} is not a run config (not a JSON object); use --force")
             if comparable_config(old.get("config", {})) != comparable_config(resolved):
                 raise UsageError(f"--resume: run {name!r} was trained with a different config; use another --name or --force")
             if (out / "last.pt").is_file():
@@ -283,11 +285,25 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     precision = resolve_precision(t.precision, device, get_strategy(t.strategy).input_gradients)
     layout = memory_format(precision, device)
     _check_request(cfg, runs_dir)
-    start_ckpt = _prepare_run_dir(cfg, out, resolved, resume, force, precision)
-    ensure_dir(out)
-
     seed_everything(cfg.seed)
-    d = _load_data(cfg, runs_dir, device)
+    d = _load_data(cfg, runs_dir, device)  # the dataset is verified before the run directory exists
+    start_ckpt = _prepare_run_dir(cfg, out, resolved, resume, force, precision)
+    created = not out.exists()
+    ensure_dir(out)
+    try:
+        return _train_loop(cfg, out, resolved, device, precision, layout, d, start_ckpt, reporter)
+    except BaseException:
+        # a run that failed before its first checkpoint (a diverging loss, Ctrl-C) leaves nothing a later command
+        # would call a partial run; one with a checkpoint stays, to be resumed
+        if created and not (out / "last.pt").exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: torch.device, precision: str, layout: Any,
+                d: _Data, start_ckpt: Optional[dict[str, Any]], reporter: Reporter) -> TrainResult:
+    t = cfg.train
+    name = cfg.run_name()
     x_tr, y_tr, meta = d.x_tr, d.y_tr, d.meta
     rule = t.selection_rule(cfg.strategy_config())
     n = x_tr.shape[0]

@@ -30,7 +30,7 @@ def effective_knowledge(knows: str, rule: str) -> str:
 
 
 class StrategyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass

@@ -40,9 +40,31 @@ def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) 
             p = {**p, "selection_score": _selection_score(runs_dir / p["run"], p.get("checkpoint_epoch"))}
         g["runs"].append(p["run"])
         g.setdefault("dataset", p.get("dataset"))
+        g.setdefault("train_seconds", []).append(_train_seconds(runs_dir / p["run"]) if runs_dir else None)
         for key in ("val", "test_easy", "test_hard", "unbiased", "worst_group", "selection_score"):
             g["values"].setdefault(key, []).append(p.get(key))
     return list(groups.values())
+
+
+def _train_seconds(run: Path) -> Optional[float]:
+    """The seconds a run spent in its training epochs (history.jsonl), without its evaluation: what the cost column
+    compares (a sweep's own seconds are 0 for a point it reused)."""
+    hist = run / "history.jsonl"
+    if not hist.is_file():
+        return None
+    import json
+
+    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
+    return sum(r.get("seconds", 0.0) for r in rows) or None
+
+
+def _cost(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
+    """Training time in units of the same protocol's baseline run (the ratio of means over seeds)."""
+    base = next((b for b in groups if b["protocol"] == g["protocol"] and b["strategy"] == "erm" and not b["label"]), None)
+    mine, ref = g.get("train_seconds", []), (base or {}).get("train_seconds", [])
+    if not mine or not ref or any(v is None for v in mine + ref):
+        return "—"
+    return f"{statistics.fmean(mine) / statistics.fmean(ref):.2f}"
 
 
 def choose_learning_rates(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -137,9 +159,19 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
             lr += f" (of {', '.join(f'{x:g}' for x in g['of'])})"
         rows.append([f"`{g['protocol']}`", name, str(g["knows"]), str(g["select"]), lr,
                      str(len(g["runs"])), _cell(v["val"]), _cell(v["test_hard"]), _ci(v["test_hard"], n_hard),
-                     _cell(v["unbiased"]), _cell(v["worst_group"])])
+                     _cell(v["unbiased"]), _cell(v["worst_group"]), _cost(g, groups)])
     w.table(["protocol", "method", "knows", "selection", "lr", "seeds", "easy val", "hard test", "hard 95% CI",
-             "unbiased", "worst group"], rows)
+             "unbiased", "worst group", "cost"], rows)
+    seconds = [s for g in every for s in g.get("train_seconds", []) if s]
+    base_runs = [s for g in every if g["strategy"] == "erm" and not g["label"] for s in g.get("train_seconds", []) if s]
+    if seconds and base_runs:
+        w.p(f"*Cost* is a method's training time over its protocol's baseline run (mean over seeds; the same epoch "
+            f"budget, so it counts the extra forward passes and JTT's longer epochs). The {len(seconds)} runs trained for "
+            f"{sum(seconds) / 60:.0f} minutes in all, {sum(seconds) / statistics.fmean(base_runs):.1f} baseline runs; "
+            f"the sweep's wall time was {data.get('seconds', 0) / 60:.0f} minutes with `--executor {data.get('executor')}` "
+            f"x{data.get('workers')} (its last invocation, which reuses finished points). Times on a shared CPU vary; "
+            "ratios measured in one sweep are the comparable part.")
+        w.p()
     if several:
         w.p("Every learning rate tried (the chosen one in bold; *rule score* is the mean score of the selected "
             "checkpoints under the method's own rule, which made the choice):")
