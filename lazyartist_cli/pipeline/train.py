@@ -53,6 +53,9 @@ class TrainResult:
 def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """A stored run config without the keys that may change on resume (they do not change what is computed)."""
     out = json.loads(json.dumps(cfg))
+    data = out.get("data", {})
+    if isinstance(data, dict) and data.get("protocol", "foreground") != "lff":
+        data.pop("color_std", None)  # read by lff only (configs stored while it was kept everywhere compare equal)
     for path in RESUME_FREE:
         node = out
         for key in path[:-1]:
@@ -66,6 +69,8 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     Only the sections that define training (``TRAINING_SECTIONS``) are kept, not the study,
     the report or the analyses (``pipeline/analyses.py``)."""
     resolved = cfg.model_dump(mode="json", include=set(TRAINING_SECTIONS))
+    if resolved["data"]["protocol"] != "lff":  # a knob only lff reads: runs of the other protocols keep their configs
+        resolved["data"].pop("color_std", None)
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)

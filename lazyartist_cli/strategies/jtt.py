@@ -9,7 +9,13 @@ counter-examples wrong; train a second model with those errors upsampled.
 2. Before epoch T + 1 its training errors form the error set E.
 3. The kept model, freshly initialised, trains for the remaining epochs on the
    training set with every image of E appearing ``upweight`` times in each epoch
-   (lambda_up in the paper; duplicated rows, as in the paper's code, not loss weights).
+   (lambda_up in the paper; duplicated rows, as in the paper's code, not loss weights;
+   the code appends lambda_up extra copies, so there each error appears lambda_up + 1
+   times, here lambda_up times, the paper's objective).
+
+Deviations from the official code, deliberate: the error set comes from an eval-mode
+pass after epoch T (the code records predictions during epoch T's own training pass,
+in train mode); the history logs the untrained kept model for epochs 1..T.
 
 Knows nothing about the bias: no bias labels, no transform. The paper tunes T and
 lambda_up on worst-group validation accuracy (group labels on val); here, with no

@@ -53,14 +53,16 @@ def write_discussion(ctx: ReportContext) -> None:
                 + ", ".join(f"`{r['strategy']}` (+{100 * (r['hard'][0] - base_row['hard'][0]):.1f} points)" for r in extra)
                 + "; they are ablations, not the study's claims.")
             w.p()
-    w.p("**Limitations.** One small architecture on one synthetic shift; colour is a single, known nuisance, and the robust strategies use "
-        "that knowledge (the palette, or colour operations). Seeds are few; the standard deviations are over those seeds only. The unit "
+    w.p("**Limitations.** One small architecture; this study's shift is one synthetic colour shortcut (the shortcut suite, when "
+        "present in section 5, adds other protocols), and most of its robust strategies use what they know of it (the palette, colour "
+        "operations, group labels). Seeds are few; the standard deviations are over those seeds only. The unit "
         "and SAE labels depend on thresholds (stored with each result). Attacks are white-box targeted L-inf attacks on a few "
         f"source/target pairs ({len(cfg.attack.pairs)}), not an adversarial-robustness evaluation in general; the per-model analyses "
         "(units, attributions, SAEs) look at one seed per strategy, and their intervals are over images or units, not over seeds.")
     w.p()
-    w.p("**Future work.** Shifts the method is not told about (texture, position), larger models (`--model resnet18`), ablations of each "
-        "strategy's components, and attacks that target colour directly.")
+    w.p("**Future work.** More methods that are not told about the shortcut (DFR on a held-out set, DFA) and more seeds of the shortcut "
+        "suite (`lazy sweep suite.toml`), larger models (`--model resnet18`), ablations of each strategy's components, and attacks that "
+        "target colour directly.")
     w.p()
     w.h(3, "Appendix: configuration, versions, commands")
     conf = _load(files[base.name].config) if files[base.name].config.is_file() else None

@@ -85,8 +85,8 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
             continue
         conf = (_load(d / "config.json") or {}).get("config", {})
         tr = conf.get("train", {})
-        if tr.get("model") != s.model:
-            continue
+        if tr.get("model") != s.model or tr.get("dataset", cfg.data.name) != cfg.data.name:
+            continue  # another network, or another dataset (a suite's protocols): not this study's comparison
         strategy, inp, seed = tr.get("strategy", "?"), tr.get("input", "rgb"), int(conf.get("seed", 0))
         role = ("oracle" if inp == "colorblind" else "extra" if inp == "grayscale"  # legacy oracle: not colour-blind
                 else "baseline" if strategy == s.baseline else "robust" if strategy in s.strategies else "extra")
