@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train and evaluate the Training-issue study: erm and consistency over 3 seeds,
+# Train and evaluate a wider comparison: erm and consistency over 3 seeds,
 # every other strategy and small-cnn once, then eval, counterfactual, attack, sae,
 # gradcam and probe on the main runs. Resumable; stops on the first failure.
 #   LAZY_MNIST_DIR=../shared/data/mnist bash scripts/seeds.sh [RUNS_DIR]

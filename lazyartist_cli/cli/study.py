@@ -41,7 +41,7 @@ def study(
 @lazy_command(app, "sweep", help="Run a grid of runs described by a sweep file, here or on a Ray cluster; resumable.")
 def sweep(
     ctx: Ctx,
-    sweep_file: Annotated[Path, typer.Argument(help="TOML sweep file (axes over run-file keys; see the README).")],
+    sweep_file: Annotated[Path, typer.Argument(help="TOML sweep file (axes over run-file keys; see docs/commands.md).")],
     executor: Annotated[str, typer.Option("--executor", help="local | process | ray.")] = "local",
     workers: Annotated[int, typer.Option("--workers", help="Points run at once (process, ray).")] = 1,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: a local Ray).",
