@@ -193,3 +193,41 @@ def test_group_dro_gives_no_weight_to_a_group_without_training_images():
     for _ in range(3):
         dro.loss(model, batch)
     assert dro.q[2].item() == 0.0 and dro.q.sum().item() == pytest.approx(1.0)
+
+
+def test_sweep_only_keeps_the_listed_values_and_names_a_bad_one(tmp_path):
+    from lazyartist_cli.errors import ConfigError
+    from lazyartist_cli.pipeline.sweep import load_sweep
+
+    f = tmp_path / "s.toml"
+    f.write_text('name = "s"\n[axes]\n"data.protocol" = ["foreground", "decoy", "texture"]\nseed = [0, 1]\n')
+    sw = load_sweep(f, only={"data.protocol": ["decoy", "texture"], "seed": ["1"]})
+    assert [p.values for p in sw.points] == [{"data.protocol": "decoy", "seed": 1}, {"data.protocol": "texture", "seed": 1}]
+    with pytest.raises(ConfigError, match="'lff' is not one of its values"):
+        load_sweep(f, only={"data.protocol": ["lff"]})
+    with pytest.raises(ConfigError, match="not an axis"):
+        load_sweep(f, only={"train.strategy": ["erm"]})
+
+
+def test_a_study_of_a_protocol_without_colour_leaves_out_the_colour_analyses_and_the_oracle():
+    from lazyartist_cli.config import validate_config
+    from lazyartist_cli.pipeline.plan import analysis_plan, study_runs
+
+    colour = validate_config({})
+    decoy = validate_config({"data": {"protocol": "decoy"}})
+    assert {s.analysis.name for s in analysis_plan(colour)} >= {"probe", "sae"}
+    names = {s.analysis.name for s in analysis_plan(decoy)}
+    assert "probe" not in names and "sae" not in names and {"eval", "counterfactual", "gradcam", "attack"} <= names
+    assert any(r.role == "oracle" for r in study_runs(colour)) and not any(r.role == "oracle" for r in study_runs(decoy))
+
+
+def test_color_std_counts_only_where_lff_reads_it():
+    from lazyartist_cli.config import validate_config
+    from lazyartist_cli.pipeline.train import comparable_config, resolved_config
+
+    fg = resolved_config(validate_config({}))
+    assert "color_std" not in fg["data"]
+    old = {**fg, "data": {**fg["data"], "color_std": 0.005}}  # stored while every protocol kept it
+    assert comparable_config(old) == comparable_config(fg)
+    lff = resolved_config(validate_config({"data": {"protocol": "lff", "color_std": 0.02}}))
+    assert lff["data"]["color_std"] == 0.02
