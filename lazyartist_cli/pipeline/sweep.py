@@ -199,6 +199,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 
     from .evaluate import run_eval
     from .study import _run_state
+    from .selection import selection_score
     from .train import run_train
 
     t0 = time.perf_counter()
@@ -232,7 +233,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
                     "knows": ("nothing (sees no colour)" if cfg.train.input == "colorblind" else effective_knowledge(
                         get_strategy(cfg.train.strategy).knowledge(cfg.strategy_config(), cfg.data.protocol), rule)),
                     "select": rule, "lr": cfg.train.learning_rate(),
-                    "selection_score": _selection_score(run_dir(runs_dir, job["name"]), ev.get("checkpoint_epoch")),
+                    "selection_score": selection_score(run_dir(runs_dir, job["name"]), ev.get("checkpoint_epoch")),
                     "checkpoint_epoch": ev.get("checkpoint_epoch"), "error": ""})
     except Exception as exc:  # noqa: BLE001 - a failed point must not stop the others; its error is stored
         row.update({"status": "failed", "val": None, "test_easy": None, "test_hard": None, "checkpoint_epoch": None,
@@ -242,20 +243,6 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(before)
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
-
-
-def _selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:
-    """The score the run's checkpoint rule gave its chosen epoch (read back from history.jsonl): what a
-    choice between points of one method (e.g. its learning rate) is made on, never hard data."""
-    from .train import SCORE_OF_RULE
-
-    cfg = read_json(path / "config.json", "run config").get("config", {})
-    key = SCORE_OF_RULE.get(cfg.get("train", {}).get("select", "val"))
-    hist = path / "history.jsonl"
-    if not epoch or key is None or not hist.is_file():
-        return None
-    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
-    return next((r.get(key) for r in rows if r.get("epoch") == epoch), None)
 
 
 # ---------- the sweep

@@ -23,11 +23,11 @@ from ..seeding import resolve_device, seed_everything
 from ..precision import autocast, memory_format, resolve_precision
 from ..strategies import StrategyContext, build_strategy, get_strategy
 from ..data.mnist import NUM_CLASSES
-from ..strategies.colorops import recolor_views
 from .common import environment, loss_and_accuracy, predict
 from .data import load_dataset_metadata, load_verified_split
 from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
+from .selection import SCORE_OF_RULE, selection_view, worst_group_accuracy
 
 # config keys that may differ when resuming (they do not change what is computed; device and precision change
 # only float rounding, and the precision in force is checked against the stored run's on resume)
@@ -78,19 +78,6 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     resolved["train"]["lr"] = cfg.train.learning_rate()
     resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
     return resolved
-
-
-# The colour transforms of the "val-recolored" selection rule: any hue, and brightness,
-# contrast and saturation jitter, composed; drawn once per run from a fixed seed.
-SELECTION_OPS = ["hue", "brightness", "contrast", "saturation"]
-
-
-def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
-    """Validation images recoloured by colour transforms (no hard data), for checkpoint selection."""
-    with torch.random.fork_rng(devices=[x_val.device] if x_val.device.type == "cuda" else []):
-        torch.manual_seed(seed * 7_919 + 17)
-        return torch.cat([recolor_views(x_val[i : i + 4096], SELECTION_OPS, compose=True)
-                          for i in range(0, x_val.shape[0], 4096)])
 
 
 def lr_factor(schedule: str, step: int, total: int) -> float:
@@ -186,14 +173,6 @@ def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
     return _Data(x_tr, y_tr, x_val, y_val, groups_val, selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
 
 
-def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
-    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
-    correct = torch.zeros(n_groups, dtype=torch.float64, device=y.device).index_add_(0, groups, (pred == y).double())
-    count = torch.bincount(groups, minlength=n_groups).double()
-    present = count > 0
-    return float((correct[present] / count[present]).min()) if bool(present.any()) else float("nan")
-
-
 def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str) -> dict[str, Any]:
     """What is measured after an epoch: the checkpoint's score under ``rule`` (never hard data) and what is logged."""
     n_eval = min(t.train_eval_size, d.x_tr.shape[0])
@@ -240,9 +219,6 @@ def _train_epoch(model, strategy, opt, x_tr: torch.Tensor, y_tr: torch.Tensor, p
         if b % 20 == 0 or b == nb - 1:
             reporter.update("batches", completed=b + 1, loss=obj_sum / (b + 1))
     return nb, obj_sum, sums
-
-
-SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc"}
 
 
 def _write_run_config(out: Path, cfg: RunConfig, resolved: dict[str, Any], device: torch.device, precision: str,
@@ -295,14 +271,16 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     start_ckpt = _prepare_run_dir(cfg, out, resolved, resume, force, precision)
     created = not out.exists()
     ensure_dir(out)
+    finished = False
     try:
-        return _train_loop(cfg, out, resolved, device, precision, layout, d, start_ckpt, reporter)
-    except BaseException:
+        result = _train_loop(cfg, out, resolved, device, precision, layout, d, start_ckpt, reporter)
+        finished = True
+        return result
+    finally:
         # a run that failed before its first checkpoint (a diverging loss, Ctrl-C) leaves nothing a later command
         # would call a partial run; one with a checkpoint stays, to be resumed
-        if created and not (out / "last.pt").exists():
+        if not finished and created and not (out / "last.pt").exists():
             shutil.rmtree(out, ignore_errors=True)
-        raise
 
 
 def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: torch.device, precision: str, layout: Any,

@@ -24,7 +24,7 @@ def is_suite(data: dict[str, Any]) -> bool:
 def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) -> list[dict[str, Any]]:
     """Points grouped by everything but the seed (and the learning rate): per group the runs and each score's
     values over seeds. A point stored before rows carried their rule's score gets it from its run's history."""
-    from ..sweep import _selection_score
+    from ..selection import selection_score
 
     groups: dict[tuple, dict[str, Any]] = {}
     for p in points:
@@ -37,7 +37,7 @@ def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) 
                                          "axis:data.protocol", "axis:train.strategy", "axis:train.lr")),
                                      "runs": [], "values": {}})
         if p.get("selection_score") is None and runs_dir is not None and (runs_dir / p["run"] / "config.json").is_file():
-            p = {**p, "selection_score": _selection_score(runs_dir / p["run"], p.get("checkpoint_epoch"))}
+            p = {**p, "selection_score": selection_score(runs_dir / p["run"], p.get("checkpoint_epoch"))}
         g["runs"].append(p["run"])
         g.setdefault("dataset", p.get("dataset"))
         g.setdefault("train_seconds", []).append(_train_seconds(runs_dir / p["run"]) if runs_dir else None)

@@ -1,0 +1,52 @@
+"""Checkpoint selection: the rules that choose a run's checkpoint, never from hard data.
+
+``val`` (easy validation accuracy), ``val-recolored`` (validation images recoloured by colour transforms)
+and ``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}); the score each rule
+reads from an epoch's history row, and the score a finished run's chosen checkpoint had.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..runs import read_json
+from ..strategies.colorops import recolor_views
+
+# The colour transforms of the "val-recolored" selection rule: any hue, and brightness,
+# contrast and saturation jitter, composed; drawn once per run from a fixed seed.
+SELECTION_OPS = ["hue", "brightness", "contrast", "saturation"]
+
+
+def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
+    """Validation images recoloured by colour transforms (no hard data), for checkpoint selection."""
+    with torch.random.fork_rng(devices=[x_val.device] if x_val.device.type == "cuda" else []):
+        torch.manual_seed(seed * 7_919 + 17)
+        return torch.cat([recolor_views(x_val[i : i + 4096], SELECTION_OPS, compose=True)
+                          for i in range(0, x_val.shape[0], 4096)])
+
+
+def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
+    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
+    correct = torch.zeros(n_groups, dtype=torch.float64, device=y.device).index_add_(0, groups, (pred == y).double())
+    count = torch.bincount(groups, minlength=n_groups).double()
+    present = count > 0
+    return float((correct[present] / count[present]).min()) if bool(present.any()) else float("nan")
+
+
+SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc"}
+
+
+def selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:
+    """The score the run's checkpoint rule gave its chosen epoch (read back from history.jsonl): what a
+    choice between points of one method (e.g. its learning rate) is made on, never hard data."""
+    cfg = read_json(path / "config.json", "run config").get("config", {})
+    key = SCORE_OF_RULE.get(cfg.get("train", {}).get("select", "val"))
+    hist = path / "history.jsonl"
+    if not epoch or key is None or not hist.is_file():
+        return None
+    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
+    return next((r.get(key) for r in rows if r.get("epoch") == epoch), None)
