@@ -71,12 +71,17 @@ def main() -> None:
         table,
         END,
     ])
-    body = readme.read_text()
-    if BEGIN not in body or END not in body:
-        raise SystemExit(f"{readme} has no {BEGIN} ... {END} block")
-    start, stop = body.index(BEGIN), body.index(END) + len(END)
-    readme.write_text(body[:start] + block + body[stop:])
+    replace_block(readme, BEGIN, END, block)
     print(f"{readme}: results block replaced from {report}")
+
+
+def replace_block(readme: Path, begin: str, end: str, block: str) -> None:
+    """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the README's block."""
+    body = readme.read_text()
+    if begin not in body or end not in body:
+        raise SystemExit(f"{readme} has no {begin} ... {end} block")
+    start, stop = body.index(begin), body.index(end) + len(end)
+    readme.write_text(body[:start] + block + body[stop:])
 
 
 if __name__ == "__main__":

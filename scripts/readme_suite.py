@@ -11,6 +11,8 @@ README is typed by hand.
 import sys
 from pathlib import Path
 
+from readme_results import replace_block  # the same block replacement (scripts/ is on the path when run)
+
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 MARK = "**The shortcut suite.**"
 BEST = "**Best method per knowledge class and protocol**"
@@ -43,11 +45,7 @@ def main() -> None:
     block = "\n".join([BEGIN, f"Produced by `{command}` and `lazy report` (then `python scripts/readme_suite.py {report} "
                               f"README.md \"{command}\"`); copied from the generated report, not typed by hand.", "",
                        *suite_block(report.read_text()), END])
-    body = readme.read_text()
-    if BEGIN not in body or END not in body:
-        raise SystemExit(f"{readme} has no {BEGIN} ... {END} block")
-    start, stop = body.index(BEGIN), body.index(END) + len(END)
-    readme.write_text(body[:start] + block + body[stop:])
+    replace_block(readme, BEGIN, END, block)
     print(f"{readme}: suite block replaced from {report}")
 
 
