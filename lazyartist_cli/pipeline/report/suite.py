@@ -4,6 +4,7 @@ and the best method of each knowledge class per protocol."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any, Optional
@@ -52,8 +53,6 @@ def _train_seconds(run: Path) -> Optional[float]:
     hist = run / "history.jsonl"
     if not hist.is_file():
         return None
-    import json
-
     rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
     return sum(r.get("seconds", 0.0) for r in rows) or None
 
