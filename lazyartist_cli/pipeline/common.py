@@ -18,6 +18,7 @@ from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..errors import LazyError, UsageError
 from ..models import INFERENCE_BATCH, eval_mode
 from ..runs import run_dir, write_lock
+from ..strategies import STRATEGIES
 
 
 @torch.no_grad()
@@ -117,5 +118,9 @@ def load_run(runs_dir: Path, name: str, device: torch.device, which: str = "best
     if not path.is_dir():
         raise LazyError(f"run {name!r} not found under {runs_dir} (train it with `lazy train --name {name}`)")
     ckpt = load_checkpoint(path / f"{which}.pt")
+    strategy = ckpt.get("config", {}).get("train", {}).get("strategy")
+    if which == "best" and strategy in STRATEGIES and STRATEGIES[strategy].refits and "refit" not in ckpt.get("best", {}):
+        raise LazyError(f"run {name!r} stopped before its {strategy} refit of the chosen checkpoint; finish it with "
+                        f"`lazy train --name {name} --resume`")
     model = model_from_checkpoint(ckpt, device)
     return LoadedRun(name, path, ckpt, model, ckpt.get("config", {}))

@@ -35,6 +35,7 @@ RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data",
 # the top-level keys of the run config that define training: the config stored with a run keeps only
 # these (an allow-list: a section added to the run file later does not make every stored run look changed)
 TRAINING_SECTIONS = ("seed", "device", "data", "train", "strategy")
+REFIT_FILE = "refit.json"  # <run>/refit.json: what a refitting strategy (DFR) chose, written once best.pt holds it
 
 
 @dataclass
@@ -150,6 +151,7 @@ class _Data:
     x_val: torch.Tensor
     y_val: torch.Tensor
     groups_val: torch.Tensor  # (N_val,) class * 2 + conflicting: the groups of the worst-group rule
+    bias_val: torch.Tensor  # (N_val,) the bias value of every validation image (read by a refit that knows val's groups)
     x_val_rc: torch.Tensor
     x_hard: Optional[torch.Tensor]
     y_hard: Optional[torch.Tensor]
@@ -170,7 +172,7 @@ def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
     # the worst-group rule's groups: class x {aligned, conflicting} (20 groups). The 100 (class, bias value) groups
     # hold ~5 images each among val's conflicting images at correlation 0.95, so their minimum moves by single images
     groups_val = (val_ds.labels * 2 + (val_ds.colors != val_ds.labels).long()).to(device)
-    return _Data(x_tr, y_tr, x_val, y_val, groups_val, selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
+    return _Data(x_tr, y_tr, x_val, y_val, groups_val, val_ds.colors.to(device), selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
 
 
 def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str) -> dict[str, Any]:
@@ -268,6 +270,9 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     _check_request(cfg, runs_dir)
     seed_everything(cfg.seed)
     d = _load_data(cfg, runs_dir, device)  # the dataset is verified before the run directory exists
+    problem = get_strategy(t.strategy).check_held_out(cfg.strategy_config(), d.y_val, d.bias_val, NUM_CLASSES)
+    if problem:
+        raise UsageError(problem)
     start_ckpt = _prepare_run_dir(cfg, out, resolved, resume, force, precision)
     created = not out.exists()
     ensure_dir(out)
@@ -281,6 +286,30 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
         # would call a partial run; one with a checkpoint stays, to be resumed
         if not finished and created and not (out / "last.pt").exists():
             shutil.rmtree(out, ignore_errors=True)
+
+
+def _refit_best(out: Path, model, strategy, d: _Data, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+    """A refitting strategy (DFR) changes the chosen checkpoint's model once training is over; best.pt is rewritten
+    atomically with the new weights, what was chosen (``best["refit"]``) and the refitted model's scores (the base
+    model's stay under ``best["base"]``). Refitting reads only the features the unchanged layers give, so a resumed
+    run that refits again gets the same layer."""
+    ckpt = load_checkpoint(out / "best.pt")
+    model.load_state_dict(ckpt["model"])
+    t0 = time.perf_counter()
+    info = {**strategy.refit(model, d.x_tr, d.x_val, d.y_val, d.bias_val, cfg.seed),
+            "seconds": round(time.perf_counter() - t0, 3)}
+    rule = cfg.train.selection_rule(cfg.strategy_config())
+    old = ckpt["best"]
+    scores = _score(model, d, cfg.train, rule)
+    keys = ("val_acc", "val_recolored_acc", "val_worst_group_acc", "hard_acc_monitor")
+    best = {**old, **{k: scores.get(k) for k in keys}, "base": old.get("base") or {k: old.get(k) for k in (*keys, "score")},
+            "refit": info}
+    save_checkpoint(out / "best.pt", **{**{k: v for k, v in ckpt.items() if k != "format"}, "model": model.state_dict(),
+                                        "best": best})
+    write_json_atomic(out / REFIT_FILE, info)  # last: a run killed before it is resumed (and refitted again)
+    reporter.note(f"{strategy.name}: last layer refitted on validation (C {info.get('c')}, held-out worst group "
+                  f"{info.get('held_out_worst_group', float('nan')):.4f}; val now {scores['val_acc']:.4f}, in-sample)")
+    return best
 
 
 def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: torch.device, precision: str, layout: Any,
@@ -349,6 +378,8 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
             best = {"epoch": epoch, "rule": rule, "score": score, "val_acc": row["val_acc"],
                     "val_recolored_acc": row["val_recolored_acc"], "val_worst_group_acc": row["val_worst_group_acc"],
                     "train_acc": row["train_acc"], "hard_acc_monitor": row.get("hard_acc_monitor")}
+            if strategy.refits:  # the refit of an earlier best no longer describes best.pt
+                (out / REFIT_FILE).unlink(missing_ok=True)
             save_checkpoint(out / "best.pt", **state, best=best, rng=rng_state())
         save_checkpoint(out / "last.pt", **state, best=best, rng=rng_state())
         write_text_atomic(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
@@ -360,6 +391,8 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
             + f"  {seconds:.1f}s"
         )
     reporter.done("batches")
+    if strategy.refits and best["epoch"]:
+        best = _refit_best(out, model, strategy, d, cfg, reporter)
     # Again after the loop: a command killed between the last epoch's last.pt and its history write resumes
     # with no epoch left to run, and the history would otherwise stay one line short (a "partial" run forever).
     write_text_atomic(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))

@@ -56,6 +56,8 @@ class Strategy(nn.Module):
     # data (the baseline and every strategy without its own use it); a strategy's own default says in its
     # module how it was picked (never on test_hard). docs/strategies.md lists them.
     default_lr: float = 1e-3
+    # True for strategies that change the chosen checkpoint's model after training (``refit``)
+    refits: bool = False
     # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
     input_gradients: bool = False
 
@@ -88,6 +90,12 @@ class Strategy(nn.Module):
         """An error message when ``epochs`` cannot work with these options (None: fine)."""
         return None
 
+    @classmethod
+    def check_held_out(cls, cfg: StrategyConfig, y_val: torch.Tensor, bias_val: torch.Tensor,
+                       num_classes: int) -> Optional[str]:
+        """An error message when the validation split cannot serve this strategy's ``refit`` (None: fine)."""
+        return None
+
     def before_epoch(self, epoch: int, model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor) -> None:
         """Called before every epoch with the whole training split (e.g. JTT builds its error set); no-op by default."""
 
@@ -103,6 +111,13 @@ class Strategy(nn.Module):
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
+
+    def refit(self, model: nn.Module, x_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
+              bias_val: torch.Tensor, seed: int) -> Optional[dict]:
+        """Called once after training (when ``refits``) on the chosen checkpoint's model with the training images
+        (no labels) and the validation split with its bias values (its group labels: only a strategy that knows group labels on a held-out set reads
+        them); changes the model in place and returns what it chose. No-op by default."""
+        return None
 
     def after_step(self, model: nn.Module) -> None:
         """Called after every optimiser step (e.g. to keep suppressed units at zero); no-op by default."""

@@ -48,13 +48,15 @@ def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) 
 
 
 def _train_seconds(run: Path) -> Optional[float]:
-    """The seconds a run spent in its training epochs (history.jsonl), without its evaluation: what the cost column
-    compares (a sweep's own seconds are 0 for a point it reused)."""
+    """The seconds a run spent in its training epochs (history.jsonl) and in a refit after them (refit.json, DFR's
+    last layer), without its evaluation: what the cost column compares (a sweep's own seconds are 0 for a point it
+    reused)."""
     hist = run / "history.jsonl"
     if not hist.is_file():
         return None
     rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
-    return sum(r.get("seconds", 0.0) for r in rows) or None
+    refit = _load(run / "refit.json") or {}
+    return (sum(r.get("seconds", 0.0) for r in rows) + float(refit.get("seconds", 0.0))) or None
 
 
 def _cost(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
@@ -161,6 +163,13 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
                      _cell(v["unbiased"]), _cell(v["worst_group"]), _cost(g, groups)])
     w.table(["protocol", "method", "knows", "selection", "lr", "seeds", "easy val", "hard test", "hard 95% CI",
              "unbiased", "worst group", "cost"], rows)
+    from ...strategies import STRATEGIES
+
+    refitted = sorted({g["strategy"] for g in groups if getattr(STRATEGIES.get(g["strategy"]), "refits", False)})
+    if refitted:
+        w.p(", ".join(f"`{s}`" for s in refitted) + ": the last layer is refitted on the validation split after "
+            "training, so its *easy val* is measured on its own training data (in-sample), not held out.")
+        w.p()
     seconds = [s for g in every for s in g.get("train_seconds", []) if s]
     base_runs = [s for g in every if g["strategy"] == "erm" and not g["label"] for s in g.get("train_seconds", []) if s]
     if seconds and base_runs:
