@@ -74,3 +74,30 @@ def test_the_suite_table_and_headline_and_the_readme_block(tmp_path):
     body = readme.read_text()
     assert "old" not in body and row in body and body.endswith("<!-- suite:end -->\nrest\n")
     assert "Produced by `lazy sweep suite.toml`" in body
+
+
+def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs(tmp_path):
+    runs = tmp_path / "runs"
+    points = []
+    for seed in (0, 1):
+        for strat, knows in (("erm", "nothing"), ("dfr", "group labels on a held-out set")):
+            p = _point("foreground", strat, 0.001, seed, 0.95, 0.3, knows)
+            points.append(p)
+            run = runs / p["run"]
+            run.mkdir(parents=True)
+            (run / "history.jsonl").write_text("".join(json.dumps({"epoch": e, "seconds": 10.0}) + "\n" for e in range(1, 13)))
+            if strat == "dfr":  # 12 epochs of 10 s and a refit of 30 s: 1.25 baseline runs
+                (run / "refit.json").write_text(json.dumps({"c": 1.0, "seconds": 30.0}))
+    out = runs / "sweeps" / "suite"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({
+        "sweep": "suite", "file": "suite.toml", "executor": "process", "workers": 2, "threads": 1, "seconds": 600.0,
+        "axes": {"data.protocol": ["foreground"], "train.strategy": ["erm", "dfr"], "seed": [0, 1]}, "points": points,
+        "summary": {"groups": []}}))
+    w = Writer(runs, runs / "report")
+    _sweep_sections(w, runs)
+    text = "\n".join(w.lines)
+    row = next(line for line in text.splitlines() if line.startswith("| `foreground` | `dfr`"))
+    assert row.endswith("| 1.25 |")
+    assert "The 4 runs trained for 9 minutes in all, 4.5 baseline runs or 54 bare ERM epochs" in text
+    assert "`dfr`: the last layer is refitted on the validation split" in text

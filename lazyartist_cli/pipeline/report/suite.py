@@ -59,6 +59,13 @@ def _train_seconds(run: Path) -> Optional[float]:
     return (sum(r.get("seconds", 0.0) for r in rows) + float(refit.get("seconds", 0.0))) or None
 
 
+def _epoch_seconds(run: Path) -> list[float]:
+    """The seconds of each training epoch of a run (history.jsonl), scoring excluded."""
+    hist = run / "history.jsonl"
+    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()] if hist.is_file() else []
+    return [float(r["seconds"]) for r in rows if r.get("seconds")]
+
+
 def _cost(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     """Training time in units of the same protocol's baseline run (the ratio of means over seeds)."""
     base = next((b for b in groups if b["protocol"] == g["protocol"] and b["strategy"] == "erm" and not b["label"]), None)
@@ -172,10 +179,15 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
         w.p()
     seconds = [s for g in every for s in g.get("train_seconds", []) if s]
     base_runs = [s for g in every if g["strategy"] == "erm" and not g["label"] for s in g.get("train_seconds", []) if s]
+    epochs = [e for g in every if g["strategy"] == "erm" and not g["label"] for r in g["runs"]
+              for e in _epoch_seconds(w.runs_dir / r)]
+    epoch = statistics.fmean(epochs) if epochs else None
     if seconds and base_runs:
         w.p(f"*Cost* is a method's training time over its protocol's baseline run (mean over seeds; the same epoch "
             f"budget, so it counts the extra forward passes and JTT's longer epochs). The {len(seconds)} runs trained for "
-            f"{sum(seconds) / 60:.0f} minutes in all, {sum(seconds) / statistics.fmean(base_runs):.1f} baseline runs; "
+            f"{sum(seconds) / 60:.0f} minutes in all, {sum(seconds) / statistics.fmean(base_runs):.1f} baseline runs"
+            + (f" or {sum(seconds) / epoch:.0f} bare ERM epochs (one ERM training epoch took {epoch:.1f} s on average "
+               "here, its scoring excluded)" if epoch else "") + "; "
             f"the sweep's wall time was {data.get('seconds', 0) / 60:.0f} minutes with `--executor {data.get('executor')}` "
             f"x{data.get('workers')} (its last invocation, which reuses finished points). Times on a shared CPU vary; "
             "ratios measured in one sweep are the comparable part.")
