@@ -101,3 +101,17 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
     assert row.endswith("| 1.25 |")
     assert "The 4 runs trained for 9 minutes in all, 4.5 baseline runs or 54 bare ERM epochs" in text
     assert "`dfr`: the last layer is refitted on the validation split" in text
+
+
+def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
+    report = tmp_path / "REPORT.md"
+    report.write_text("### Sweep `other`\n\n| point | x |\n|---|---|\n| a | 1 |\n\n### Sweep `lffrepro`\n\ntext\n\n"
+                      "| point | unbiased |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 ± 1.0% |\n\nafter\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- sweep:lffrepro:begin -->\nold\n<!-- sweep:lffrepro:end -->\nb\n")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_sweep.py"), str(report), str(readme), "lffrepro",
+                          "lazy sweep lff-repro.toml"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    body = readme.read_text()
+    assert "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in body and "| a | 1 |" not in body and "old" not in body
+    assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
