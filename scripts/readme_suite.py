@@ -1,11 +1,11 @@
-"""Copy the shortcut suite's table and its best-per-knowledge-class lines from a `lazy report` into the README.
+"""Copy the shortcut suite's best-per-knowledge-class lines from a `lazy report` into the README.
 
     python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite.toml --executor process --workers 2"
 
-Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` with the report's suite
-table (section 5, the sweep whose points vary ``data.protocol``) and its "Best method per knowledge
-class and protocol" list, preceded by the command that produced the runs, so that no number in the
-README is typed by hand.
+Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` with the "Best method per
+knowledge class and protocol" list of the report's suite (section 5, the sweep whose points vary
+``data.protocol``; its full table, with CIs, stays in the report), preceded by the command that produced
+the runs, so that no number in the README is typed by hand.
 """
 
 import sys
@@ -19,23 +19,17 @@ BEST = "**Best method per knowledge class and protocol**"
 
 
 def suite_block(text: str) -> list[str]:
-    """The suite's first table and its best-per-class list, as report lines."""
+    """The suite's best-per-class list, as report lines."""
     if MARK not in text:
         raise SystemExit("no shortcut suite in the report (run the sweep, then `lazy report`)")
     lines = text[text.index(MARK):].splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    table = []
-    for line in lines[first:]:
-        if not line.startswith("|"):
-            break
-        table.append(line)
     start = next(i for i, line in enumerate(lines) if line.startswith(BEST))
     best = [lines[start], ""]
     for line in lines[start + 2:]:
         if not line.startswith("- "):
             break
         best.append(line)
-    return table + [""] + best
+    return best
 
 
 def main() -> None:
