@@ -184,13 +184,16 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
     epoch = statistics.fmean(epochs) if epochs else None
     if seconds and base_runs:
         w.p(f"*Cost* is a method's training time over its protocol's baseline run (mean over seeds; the same epoch "
-            f"budget, so it counts the extra forward passes and JTT's longer epochs). The {len(seconds)} runs trained for "
+            f"budget, so it counts the extra forward passes, JTT's longer epochs and DFR's refit). The {len(seconds)} runs trained for "
             f"{sum(seconds) / 60:.0f} minutes in all, {sum(seconds) / statistics.fmean(base_runs):.1f} baseline runs"
             + (f" or {sum(seconds) / epoch:.0f} bare ERM epochs (one ERM training epoch took {epoch:.1f} s on average "
                "here, its scoring excluded)" if epoch else "") + "; "
-            f"the sweep's wall time was {data.get('seconds', 0) / 60:.0f} minutes with `--executor {data.get('executor')}` "
-            f"x{data.get('workers')} (its last invocation, which reuses finished points). Times on a shared CPU vary; "
-            "ratios measured in one sweep are the comparable part.")
+            + (f"the sweep's last invocation reused every point, so its wall time ({data.get('seconds', 0):.0f} s) "
+               "measures no training. " if all(p.get("status") == "reused" for p in data["points"]) else
+               f"the sweep's wall time was {data.get('seconds', 0) / 60:.0f} minutes with `--executor "
+               f"{data.get('executor')}` x{data.get('workers')} (its last invocation, which reuses finished points). ")
+            + "Times on a shared CPU vary with its load, and points added in later invocations (or run beside another "
+            "sweep) saw another load: ratios of runs trained side by side are the comparable part.")
         w.p()
     if several:
         w.p("Every learning rate tried (the chosen one in bold; *rule score* is the mean score of the selected "
