@@ -111,7 +111,8 @@ def _lr_figure(groups: list[dict[str, Any]], path: Path) -> Optional[Path]:
     ax.axhline(100 * LAZY_HARD, color="gray", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (Adam)")
-    ax.set_ylabel("accuracy (%): hard test (solid), easy val (dashed)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("solid: hard test; dashed: easy val", fontsize=8)
     ax.legend(fontsize=7)
     return save(fig, path, dpi=110, suptitle="the baseline's laziness against its learning rate")
 
