@@ -31,7 +31,8 @@ from lazyartist_cli.config import load_config
 from lazyartist_cli.models import resolve_options
 from lazyartist_cli.pipeline.data import METADATA, run_make_data, run_verify_data
 from lazyartist_cli.pipeline.evaluate import run_eval
-from lazyartist_cli.pipeline.train import comparable_config, resolved_config, run_train
+from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
+from lazyartist_cli.pipeline.train import run_train
 from lazyartist_cli.runs import dataset_dir, read_json, write_json_atomic, write_text_atomic
 
 ROLES = {"erm": ("erm", "rgb"), "oracle": ("erm", "colorblind")}

@@ -10,7 +10,7 @@ from lazyartist_cli.pipeline.analyses import ANALYSES, STUDY_ANALYSES, get_analy
 from lazyartist_cli.pipeline.listing import list_runs
 from lazyartist_cli.pipeline.plan import analysed_runs, analysis_plan, study_runs
 from lazyartist_cli.pipeline.report import RunFiles, run_report
-from lazyartist_cli.pipeline.train import TRAINING_SECTIONS, resolved_config
+from lazyartist_cli.pipeline.stored_config import TRAINING_SECTIONS, resolved_config
 from lazyartist_cli.runs import write_json_atomic
 
 OPTIONAL = [a for a in ANALYSES.values() if not a.always]

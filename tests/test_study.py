@@ -271,7 +271,7 @@ def test_frontier_verdict_splits_lazy_designs_and_measures_gap_to_oracle():
 def test_extra_runs_share_a_row_only_when_their_configs_agree_but_for_the_seed(tmp_path):
     from lazyartist_cli.config import load_config
     from lazyartist_cli.pipeline.report import _other_runs
-    from lazyartist_cli.pipeline.train import resolved_config
+    from lazyartist_cli.pipeline.stored_config import resolved_config
     from lazyartist_cli.runs import write_json_atomic
 
     def fake(name, seed, **over):

@@ -223,7 +223,7 @@ def test_a_study_of_a_protocol_without_colour_leaves_out_the_colour_analyses_and
 
 def test_color_std_counts_only_where_lff_reads_it():
     from lazyartist_cli.config import validate_config
-    from lazyartist_cli.pipeline.train import comparable_config, resolved_config
+    from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
 
     fg = resolved_config(validate_config({}))
     assert "color_std" not in fg["data"]

@@ -47,7 +47,7 @@ def _marker(runs_dir: Path, run: str, step: str) -> Path:
 def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
     """absent | partial | done | other (a run of that name trained with another config)."""
     from ..strategies import get_strategy
-    from .train import REFIT_FILE, comparable_config, resolved_config
+    from .stored_config import REFIT_FILE, comparable_config, resolved_config
 
     out = run_dir(runs_dir, rcfg.run_name())
     if not out.is_dir() or not any(not p.name.startswith(".") for p in out.iterdir()):

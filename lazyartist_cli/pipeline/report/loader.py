@@ -62,7 +62,7 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
     model is an *extra* row of its own. Runs of the laziness frontier (`frontier-*`) have
     a section of their own and are not repeated here."""
     from ..plan import run_config
-    from ..train import comparable_config, resolved_config
+    from ..stored_config import comparable_config, resolved_config
 
     def seedless(conf: dict[str, Any]) -> dict[str, Any]:
         tree = comparable_config(conf)  # epochs count here: a longer run is another row, not another seed

@@ -1,0 +1,48 @@
+"""What a run stores of its config (``<run>/config.json``) and how a stored config is compared with a request:
+the training sections only, defaults filled in, and without the keys that may change on resume."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..config import RunConfig
+from ..models import resolve_options
+
+# config keys that may differ when resuming (they do not change what is computed; device and precision change
+# only float rounding, and the precision in force is checked against the stored run's on resume)
+RESUME_FREE = {("train", "epochs"), ("device",), ("data", "mnist_dir"), ("data", "download"), ("train", "precision")}
+# the top-level keys of the run config that define training: the config stored with a run keeps only
+# these (an allow-list: a section added to the run file later does not make every stored run look changed)
+TRAINING_SECTIONS = ("seed", "device", "data", "train", "strategy")
+REFIT_FILE = "refit.json"  # <run>/refit.json: what a refitting strategy (DFR) chose, written once best.pt holds it
+
+
+def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A stored run config without the keys that may change on resume (they do not change what is computed)."""
+    out = json.loads(json.dumps(cfg))
+    data = out.get("data", {})
+    if isinstance(data, dict) and data.get("protocol", "foreground") != "lff":
+        data.pop("color_std", None)  # read by lff only (configs stored while it was kept everywhere compare equal)
+    for path in RESUME_FREE:
+        node = out
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    return out
+
+
+def resolved_config(cfg: RunConfig) -> dict[str, Any]:
+    """The config stored with a run: defaults filled in, only the strategy in use.
+    Only the sections that define training (``TRAINING_SECTIONS``) are kept, not the study,
+    the report or the analyses (``pipeline/analyses.py``)."""
+    resolved = cfg.model_dump(mode="json", include=set(TRAINING_SECTIONS))
+    if resolved["data"]["protocol"] != "lff":  # a knob only lff reads: runs of the other protocols keep their configs
+        resolved["data"].pop("color_std", None)
+    resolved["train"]["name"] = cfg.run_name()
+    resolved["train"]["dataset"] = cfg.dataset_name()
+    resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)
+    resolved["train"]["select"] = cfg.train.selection_rule(cfg.strategy_config())
+    resolved["train"]["lr"] = cfg.train.learning_rate()
+    resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
+    return resolved
