@@ -56,11 +56,7 @@ def main() -> None:
     robust = section(text, "5. ")
     lines = robust.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    table_lines = []
-    for line in lines[first:]:  # the strategy table only (section 5 also holds the frontier's)
-        if not line.startswith("|"):
-            break
-        table_lines.append(line)
+    table_lines = lines_while(lines[first:], "|")  # the strategy table only (section 5 also holds the frontier's)
     table = "\n".join(table_lines)
     block = "\n".join([
         BEGIN,
@@ -73,6 +69,16 @@ def main() -> None:
     ])
     replace_block(readme, BEGIN, END, block)
     print(f"{readme}: results block replaced from {report}")
+
+
+def lines_while(lines: list[str], prefix: str) -> list[str]:
+    """The leading lines that start with ``prefix`` (a Markdown table's rows, a list's items)."""
+    out = []
+    for line in lines:
+        if not line.startswith(prefix):
+            break
+        out.append(line)
+    return out
 
 
 def replace_block(readme: Path, begin: str, end: str, block: str) -> None:

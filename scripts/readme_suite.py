@@ -11,7 +11,7 @@ the runs, so that no number in the README is typed by hand.
 import sys
 from pathlib import Path
 
-from readme_results import replace_block  # the same block replacement (scripts/ is on the path when run)
+from readme_results import lines_while, replace_block  # the same block replacement (scripts/ is on the path when run)
 
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 MARK = "**The shortcut suite.**"
@@ -24,12 +24,7 @@ def suite_block(text: str) -> list[str]:
         raise SystemExit("no shortcut suite in the report (run the sweep, then `lazy report`)")
     lines = text[text.index(MARK):].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(BEST))
-    best = [lines[start], ""]
-    for line in lines[start + 2:]:
-        if not line.startswith("- "):
-            break
-        best.append(line)
-    return best
+    return [lines[start], "", *lines_while(lines[start + 2:], "- ")]
 
 
 def main() -> None:

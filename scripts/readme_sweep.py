@@ -10,7 +10,7 @@ produced the runs, so that no number in the README is typed by hand.
 import sys
 from pathlib import Path
 
-from readme_results import replace_block  # the same block replacement (scripts/ is on the path when run)
+from readme_results import lines_while, replace_block  # the same block replacement (scripts/ is on the path when run)
 
 
 def sweep_table(text: str, name: str) -> list[str]:
@@ -22,12 +22,7 @@ def sweep_table(text: str, name: str) -> list[str]:
     first = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
     if first is None:
         raise SystemExit(f"sweep {name!r} has no table in the report")
-    table = []
-    for line in lines[first:]:
-        if not line.startswith("|"):
-            break
-        table.append(line)
-    return table
+    return lines_while(lines[first:], "|")
 
 
 def main() -> None:

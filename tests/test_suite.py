@@ -12,7 +12,7 @@ from lazyartist_cli.data.protocols.decoy import corner_mask
 from lazyartist_cli.data.verify import split_stats
 from lazyartist_cli.errors import UsageError
 from lazyartist_cli.metrics import group_accuracies, shortcut_metrics
-from lazyartist_cli.pipeline.selection import worst_group_accuracy
+from lazyartist_cli.metrics import worst_group_accuracy
 from lazyartist_cli.strategies import StrategyContext, build_strategy, get_strategy
 from lazyartist_cli.strategies.base import KNOWLEDGE
 

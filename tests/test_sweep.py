@@ -174,12 +174,31 @@ def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
     ('name = "b/../x"\n[axes]\nseed = [0]\n', "name"),
     ('name = "b"\n', "no points"),
     ('name = "b"\n[axes]\nseed = [0]\n[[exclude]]\n"train.lr" = 1\n', "not an axis"),
+    ('name = "b"\n[[grid]]\nseed = [0, 0]\n', "twice"),
+    ('name = "b"\n[[grid]]\nseed = 0\n', "grid"),
+    ('name = "b"\n[[grid]]\n"train.epochz" = [1]\n', "train.epochz"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs")])
     assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, r.output
+
+
+def test_extra_grids_are_products_after_the_axes_and_includes(tmp_path):
+    from lazyartist_cli.pipeline.sweep import load_sweep
+
+    path = tmp_path / "g.toml"
+    path.write_text('name = "g"\n[axes]\nseed = [0, 1]\n[[exclude]]\nseed = 1\n'
+                    '[[include]]\n"train.lr" = 0.01\nseed = 5\n'
+                    '[[grid]]\n"train.lr" = [0.1, 0.2]\nseed = [1, 2]\n')
+    sweep = load_sweep(path)
+    assert [p.values for p in sweep.points] == [
+        {"seed": 0}, {"train.lr": 0.01, "seed": 5},
+        {"train.lr": 0.1, "seed": 1}, {"train.lr": 0.1, "seed": 2}, {"train.lr": 0.2, "seed": 1}, {"train.lr": 0.2, "seed": 2}]
+    assert sweep.points[3].name == "g-lr_0.1-seed_2" and sweep.points[3].config.train.lr == 0.1
+    kept = load_sweep(path, only={"train.lr": ["0.2"]})
+    assert [p.values for p in kept.points] == [{"train.lr": 0.2, "seed": 1}, {"train.lr": 0.2, "seed": 2}]
 
 
 def test_unknown_executor_and_names():

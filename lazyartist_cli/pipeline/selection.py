@@ -29,14 +29,6 @@ def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
                           for i in range(0, x_val.shape[0], 4096)])
 
 
-def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
-    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
-    correct = torch.zeros(n_groups, dtype=torch.float64, device=y.device).index_add_(0, groups, (pred == y).double())
-    count = torch.bincount(groups, minlength=n_groups).double()
-    present = count > 0
-    return float((correct[present] / count[present]).min()) if bool(present.any()) else float("nan")
-
-
 SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc"}
 
 

@@ -17,12 +17,17 @@ A sweep file (TOML)::
     "train.strategy" = "group-dro"
     seed = 0
 
+    [[grid]]                         # optional extra grids: each the Cartesian product of its own lists
+    "train.strategy" = ["jtt"]
+    "train.lr" = [0.001, 0.003]
+    seed = [0, 1, 2]
+
     [[exclude]]                      # optional: drop the grid points that match every key given
     "train.strategy" = "consistency"
     seed = 2
 
 Points are the Cartesian product of the axes, minus the excluded ones, plus the included
-ones, in file order. Each point is one ordinary run (trained with ``run_train``, scored with
+ones, plus each extra grid's product, in that order (``exclude`` applies to the axes only). Each point is one ordinary run (trained with ``run_train``, scored with
 ``run_eval``) named ``<name>-<key>_<value>-...`` (the last part of each key), so every other
 subcommand works on it. Sweeping a ``data.*`` key gives each data config its own dataset
 (``<name>-data-...``), built once, before any point trains. A finished point (same config,
@@ -71,6 +76,7 @@ class SweepFile(BaseModel):
     set: dict[str, Any] = Field(default_factory=dict)
     axes: dict[str, list[Any]] = Field(default_factory=dict)
     include: list[dict[str, Any]] = Field(default_factory=list)
+    grid: list[dict[str, list[Any]]] = Field(default_factory=list)
     exclude: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("name")
@@ -83,12 +89,30 @@ class SweepFile(BaseModel):
     @field_validator("axes")
     @classmethod
     def _axes(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        for key, values in v.items():
-            if not values:
-                raise ValueError(f"axis {key!r} has no values")
-            if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
-                raise ValueError(f"axis {key!r} lists a value twice")
+        _check_lists(v, "axis")
         return v
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
+        for g in v:
+            if not g:
+                raise ValueError("a [[grid]] table is empty")
+            _check_lists(g, "grid key")
+        return v
+
+
+def _check_lists(v: dict[str, list[Any]], what: str) -> None:
+    for key, values in v.items():
+        if not values:
+            raise ValueError(f"{what} {key!r} has no values")
+        if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
+            raise ValueError(f"{what} {key!r} lists a value twice")
+
+
+def _product(lists: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(lists)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*lists.values())] if keys else []
 
 
 @dataclass
@@ -149,16 +173,15 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         raise ConfigError([f"{path}: base: run file {base} not found"])
     if base is not None and base == path.resolve():
         raise ConfigError([f"{path}: base: names the sweep file itself; give the run file the points start from"])
-    keys = list(spec.axes)
-    grid = [dict(zip(keys, combo)) for combo in itertools.product(*spec.axes.values())] if keys else []
+    grid = _product(spec.axes)
     grid = [g for g in grid if not any(all(g.get(k) == v for k, v in ex.items()) for ex in spec.exclude)]
     for ex in spec.exclude:
         unknown = [k for k in ex if k not in spec.axes]
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
-    assignments = grid + [dict(inc) for inc in spec.include]
+    assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
     for key, wanted in (only or {}).items():
-        if key not in spec.axes and not any(key in inc for inc in spec.include):
+        if key not in spec.axes and not any(key in inc for inc in [*spec.include, *spec.grid]):
             raise ConfigError([f"--only {key}: not an axis of {path} (axes: {', '.join(spec.axes) or 'none'})"])
         known = {str(a.get(key)) for a in assignments}
         unknown = [v for v in wanted if v not in known]
@@ -166,12 +189,12 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
             raise ConfigError([f"--only {key}: {unknown[0]!r} is not one of its values ({', '.join(sorted(known))})"])
         assignments = [a for a in assignments if str(a.get(key)) in wanted]
     for where, keys in (("[set]", spec.set), ("[axes]", spec.axes), ("--set", extra or {}),
-                        *(("[[include]]", inc) for inc in spec.include)):
+                        *(("[[include]]", inc) for inc in spec.include), *(("[[grid]]", g) for g in spec.grid)):
         if "train.name" in keys:  # every point's name is made from its values: a given one would be replaced silently
             raise ConfigError([f"{path}: {where}: train.name is set by the sweep for every point (<name>-<key>_<value>-...); "
                                "remove it (the sweep's `name` is the prefix)"])
     if not assignments:
-        raise ConfigError([f"{path}: the sweep has no points (give [axes] or [[include]])"])
+        raise ConfigError([f"{path}: the sweep has no points (give [axes], [[include]] or [[grid]])"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
     points, seen = [], {}
     for values in assignments:

@@ -17,6 +17,7 @@ from ..config import RunConfig
 from ..errors import LazyError, UsageError
 from ..figures.curves import plot_curves
 from ..data.views import model_inputs
+from ..metrics import worst_group_accuracy
 from ..models import build_model, resolve_options
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
@@ -27,7 +28,7 @@ from .common import environment, loss_and_accuracy, predict
 from .data import load_dataset_metadata, load_verified_split
 from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
-from .selection import SCORE_OF_RULE, selection_view, worst_group_accuracy
+from .selection import SCORE_OF_RULE, selection_view
 from .stored_config import REFIT_FILE, comparable_config, resolved_config
 
 @dataclass

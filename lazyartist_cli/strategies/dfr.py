@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator
 
 from ..errors import LazyError
+from ..metrics import worst_group_accuracy
 from .base import Strategy, StrategyConfig
 
 C_GRID = [1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01]  # the official code's C_OPTIONS
@@ -167,10 +168,6 @@ def stratified_halves(groups: torch.Tensor, generator: torch.Generator) -> tuple
     return torch.cat(a), torch.cat(b)
 
 
-def group_accuracies(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    return torch.stack([(pred[groups == g] == y[groups == g]).double().mean() for g in torch.unique(groups)])
-
-
 def fold_standardization(w: torch.Tensor, b: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """A linear layer on raw features equal to (w, b) on standardised ones:
@@ -204,7 +201,7 @@ def dfr_last_layer(feats: torch.Tensor, y: torch.Tensor, bias: torch.Tensor, num
     scores = {}
     for c, w, b in zip(cfg.c_grid, ws, bs):
         pred = (((feats[score_idx] - mean) / scale) @ w.T + b).argmax(1)
-        scores[c] = float(group_accuracies(pred, y[score_idx], coarse[score_idx]).min())
+        scores[c] = worst_group_accuracy(pred, y[score_idx], coarse[score_idx], int(coarse.max()) + 1)
     best_c = max(cfg.c_grid, key=lambda c: (scores[c], -cfg.c_grid.index(c)))  # a tie: the first in the grid
     mean, scale = standardizer(feats if train_feats is None else train_feats)
     m = per_group(torch.arange(len(y)))

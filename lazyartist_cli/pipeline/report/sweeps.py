@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
 from .loader import _load
-from .suite import is_suite, suite_section
+from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
 from .writer import Writer
 
 
@@ -44,4 +45,27 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
             rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                          cell(g, "unbiased"), cell(g, "worst_group")])
         w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
+        if "train.lr" in data["axes"]:
+            _rate_choices(w, data)
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
+
+
+def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
+    """A sweep over the learning rate: the rate each configuration's own checkpoint rule chooses (the highest mean rule
+    score over seeds; never hard data), and for plain ERM on colour inputs whether it is lazy at that rate."""
+    groups = [g for g in choose_learning_rates(suite_groups(data["points"], w.runs_dir)) if g["chosen"]]
+    if not groups:
+        return
+    w.p("The learning rate each configuration's own checkpoint rule chooses (the highest mean rule score of its "
+        "selected checkpoints over seeds; never hard data):")
+    w.p()
+    for g in groups:
+        v = g["values"]
+        ev, hh = statistics.fmean(v["val"]), statistics.fmean(v["test_hard"])
+        lazy = ""
+        if g["strategy"] == "erm" and g["input"] == "rgb":
+            lazy = "; " + ("**lazy**" if ev > LAZY_EASY and hh < LAZY_HARD else "not lazy") + " (easy val > 95%, hard < 20%)"
+        name = ", ".join(x for x in (f"`{g['strategy']}`", g["label"]) if x)
+        w.p(f"- {name}: lr {g['lr']:g} (of {', '.join(f'{x:g}' for x in g['of'])}) by `{g['select']}`, rule score "
+            f"{_cell(v['selection_score'])}: easy val {_cell(v['val'])}, hard test {_cell(v['test_hard'])}{lazy}")
+    w.p()
