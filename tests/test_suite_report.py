@@ -116,3 +116,29 @@ def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
     body = readme.read_text()
     assert "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in body and "| a | 1 |" not in body and "old" not in body
     assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
+
+
+def test_a_sweep_over_the_learning_rate_states_each_configurations_rule_choice_and_laziness(tmp_path):
+    runs = tmp_path / "runs"
+    points = []
+    for seed, jitter in ((0, 0.0), (1, 0.002)):
+        for design, lr, score, hard in (("a", 0.001, 0.955, 0.05), ("a", 0.003, 0.952, 0.30),
+                                        ("b", 0.001, 0.955, 0.05), ("b", 0.003, 0.975, 0.60)):
+            p = _point("foreground", "erm", lr, seed, score + jitter, hard + jitter)
+            del p["axis:data.protocol"]
+            p["run"] += design
+            points.append({**p, "axis:train.model_options": design})
+    out = runs / "sweeps" / "frontier"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({
+        "sweep": "frontier", "file": "f.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
+        "axes": {"train.model_options": ["a", "b"], "train.lr": [0.001, 0.003], "seed": [0, 1]}, "points": points,
+        "summary": {"groups": []}}))
+    w = Writer(runs, runs / "report")
+    _sweep_sections(w, runs)
+    lines = [line for line in w.lines if line.startswith("- `erm`")]
+    assert len(lines) == 2
+    # design a: its rule prefers 1e-3, where it is lazy; design b: 3e-3 (higher easy val), where it is not
+    assert "model_options=a: lr 0.001 (of 0.001, 0.003) by `val`" in lines[0] and lines[0].endswith("**lazy** (easy val > 95%, hard < 20%)")
+    assert "model_options=b: lr 0.003 (of 0.001, 0.003)" in lines[1] and "hard test 60.1 ± 0.1%" in lines[1]
+    assert lines[1].endswith("not lazy (easy val > 95%, hard < 20%)")
