@@ -142,3 +142,25 @@ def test_a_sweep_over_the_learning_rate_states_each_configurations_rule_choice_a
     assert "model_options=a: lr 0.001 (of 0.001, 0.003) by `val`" in lines[0] and lines[0].endswith("**lazy** (easy val > 95%, hard < 20%)")
     assert "model_options=b: lr 0.003 (of 0.001, 0.003)" in lines[1] and "hard test 60.1 ± 0.1%" in lines[1]
     assert lines[1].endswith("not lazy (easy val > 95%, hard < 20%)")
+
+
+def test_a_lazy_design_is_shown_beside_its_colour_blind_reference(tmp_path):
+    runs = tmp_path / "runs"
+    points = []
+    for seed, jitter in ((0, 0.0), (1, 0.002)):
+        for inp, lr, score, hard in (("rgb", 0.001, 0.955, 0.05), ("rgb", 0.003, 0.952, 0.30),
+                                     ("colorblind", 0.001, 0.80, 0.80), ("colorblind", 0.003, 0.85, 0.84)):
+            p = _point("foreground", "erm", lr, seed, score + jitter, hard + jitter)
+            del p["axis:data.protocol"]
+            p["run"] += inp
+            points.append({**p, "axis:train.input": inp, "input": inp})
+    out = runs / "sweeps" / "frontier"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({
+        "sweep": "frontier", "file": "f.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
+        "axes": {"train.lr": [0.001, 0.003], "train.input": ["rgb", "colorblind"], "seed": [0, 1]}, "points": points,
+        "summary": {"groups": []}}))
+    w = Writer(runs, runs / "report")
+    _sweep_sections(w, runs)
+    rgb = next(line for line in w.lines if line.startswith("- `erm`, train.input=rgb"))
+    assert "lr 0.001" in rgb and "**lazy**" in rgb and rgb.endswith("colour-blind reference: hard test 84.1 ± 0.1%")

@@ -65,6 +65,10 @@ def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
         lazy = ""
         if g["strategy"] == "erm" and g["input"] == "rgb":
             lazy = "; " + ("**lazy**" if ev > LAZY_EASY and hh < LAZY_HARD else "not lazy") + " (easy val > 95%, hard < 20%)"
+            blind = next((o for o in groups if o["strategy"] == "erm" and o["input"] == "colorblind"
+                          and o["label"] == g["label"].replace("train.input=rgb", "train.input=colorblind")), None)
+            if blind is not None:  # the same design shown no colour: how much shape it can read at its own rule's rate
+                lazy += f"; the same design's colour-blind reference: hard test {_cell(blind['values']['test_hard'])}"
         name = ", ".join(x for x in (f"`{g['strategy']}`", g["label"]) if x)
         w.p(f"- {name}: lr {g['lr']:g} (of {', '.join(f'{x:g}' for x in g['of'])}) by `{g['select']}`, rule score "
             f"{_cell(v['selection_score'])}: easy val {_cell(v['val'])}, hard test {_cell(v['test_hard'])}{lazy}")
