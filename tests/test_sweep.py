@@ -209,6 +209,14 @@ def test_unknown_executor_and_names():
     assert r.exit_code == 2 and "unknown executor 'slurm'; valid: local, process, ray" in r.output
 
 
+def test_workers_without_a_parallel_executor_is_refused(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('name = "w"\n[axes]\nseed = [0]\n')
+    r = runner.invoke(app, ["sweep", str(path), "--workers", "2", "--runs-dir", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and "--workers 2 needs --executor process or ray" in r.output
+    assert not (tmp_path / "runs").exists()  # refused before anything is written
+
+
 def test_summary_over_seeds_and_the_two_axis_heatmap(tmp_path):
     from lazyartist_cli.pipeline.sweep import summarise, sweep_figure
 

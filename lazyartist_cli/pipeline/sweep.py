@@ -281,6 +281,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
         raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if workers > 1 and executor == "local":
+        raise UsageError(f"--workers {workers} needs --executor process or ray; the local executor runs one point at a time")
     if address is not None and executor != "ray":
         raise UsageError(f"--address is for --executor ray (a Ray cluster); the {executor} executor would ignore it")
     runner = EXECUTORS[executor](workers=workers, address=address)
