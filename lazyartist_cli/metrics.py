@@ -45,12 +45,23 @@ def intervals_overlap(a: tuple[float, float, float], b: tuple[float, float, floa
     return a[1] <= b[2] and b[1] <= a[2]
 
 
-def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
-    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
+def _present_group_accuracies(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
     correct = torch.zeros(n_groups, dtype=torch.float64, device=y.device).index_add_(0, groups, (pred == y).double())
     count = torch.bincount(groups, minlength=n_groups).double()
     present = count > 0
-    return float((correct[present] / count[present]).min()) if bool(present.any()) else float("nan")
+    return correct[present] / count[present]
+
+
+def worst_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
+    """The lowest accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
+    acc = _present_group_accuracies(pred, y, groups, n_groups)
+    return float(acc.min()) if acc.numel() else float("nan")
+
+
+def balanced_group_accuracy(pred: torch.Tensor, y: torch.Tensor, groups: torch.Tensor, n_groups: int) -> float:
+    """The mean accuracy over the groups present (groups: (N,) ids in 0..n_groups-1)."""
+    acc = _present_group_accuracies(pred, y, groups, n_groups)
+    return float(acc.mean()) if acc.numel() else float("nan")
 
 
 def group_accuracies(pred: torch.Tensor, y: torch.Tensor, bias: torch.Tensor, n_classes: int = 10) -> torch.Tensor:

@@ -110,11 +110,13 @@ class TrainConfig(Section):
                                 "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
     weight_decay: float = Field(0.0, ge=0)
-    select: Literal["auto", "val", "val-recolored", "val-worst-group"] = Field(
+    select: Literal["auto", "val", "val-recolored", "val-worst-group", "val-pseudo-group"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
-        "recoloured by colour transforms; or the worst group's val accuracy (needs group labels on val; groups "
-        "class x {aligned, conflicting}); auto: the strongest rule the strategy's knowledge allows (nothing: val; "
-        "the shortcut's type or the generator: val-recolored; group labels: val-worst-group)")
+        "recoloured by colour transforms; the worst group's val accuracy (needs group labels on val; groups "
+        "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
+        "proxy's prediction; no bias labels; strategies with a proxy: ula); auto: the strongest rule the strategy's "
+        "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
+        "generator: val-recolored; group labels: val-worst-group)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")
@@ -146,6 +148,17 @@ class TrainConfig(Section):
             resolve_options(self.model, self.model_options)
         except UsageError as exc:
             raise ValueError(str(exc).removeprefix("train.")) from None
+        return self
+
+    @model_validator(mode="after")
+    def _pseudo_groups_need_a_proxy(self) -> "TrainConfig":
+        from ..strategies import STRATEGIES
+
+        cls = STRATEGIES.get(self.strategy)
+        if self.select == "val-pseudo-group" and cls is not None and not cls.bias_proxy:
+            with_proxy = ", ".join(sorted(n for n, c in STRATEGIES.items() if c.bias_proxy))
+            raise ValueError(f"select = 'val-pseudo-group' needs a strategy with a bias proxy ({with_proxy}); "
+                             f"{self.strategy!r} has none")
         return self
 
     def learning_rate(self) -> float:

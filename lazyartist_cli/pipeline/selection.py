@@ -1,7 +1,8 @@
 """Checkpoint selection: the rules that choose a run's checkpoint, never from hard data.
 
 ``val`` (easy validation accuracy), ``val-recolored`` (validation images recoloured by colour transforms)
-and ``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}); the score each rule
+``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}) and ``val-pseudo-group`` (accuracy
+averaged over (class, a strategy's bias-proxy prediction), no bias labels); the score each rule
 reads from an epoch's history row, and the score a finished run's chosen checkpoint had.
 """
 
@@ -29,7 +30,8 @@ def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
                           for i in range(0, x_val.shape[0], 4096)])
 
 
-SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc"}
+SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc",
+                 "val-pseudo-group": "val_pseudo_group_acc"}
 
 
 def selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:

@@ -17,7 +17,7 @@ from ..config import RunConfig
 from ..errors import LazyError, UsageError
 from ..figures.curves import plot_curves
 from ..data.views import model_inputs
-from ..metrics import worst_group_accuracy
+from ..metrics import balanced_group_accuracy, worst_group_accuracy
 from ..models import build_model, resolve_options
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
@@ -138,8 +138,9 @@ def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
     return _Data(x_tr, y_tr, x_val, y_val, groups_val, val_ds.colors.to(device), selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
 
 
-def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str) -> dict[str, Any]:
-    """What is measured after an epoch: the checkpoint's score under ``rule`` (never hard data) and what is logged."""
+def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str, strategy: Any = None) -> dict[str, Any]:
+    """What is measured after an epoch: the checkpoint's score under ``rule`` (never hard data) and what is logged
+    (with a strategy that has a bias proxy, also val accuracy balanced over its pseudo-groups)."""
     n_eval = min(t.train_eval_size, d.x_tr.shape[0])
     # what is only logged is scored on the first monitor_size images; what chooses the checkpoint on all of val
     n_mon = t.monitor_size or None
@@ -151,6 +152,9 @@ def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str) -> dict[str, Any
     val_rc_acc = loss_and_accuracy(predict(model, d.x_val_rc[:n_rc], t.eval_batch_size), d.y_val[:n_rc])[1]
     row: dict[str, Any] = {"train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
                            "val_recolored_acc": val_rc_acc, "val_worst_group_acc": val_wg}
+    pseudo = strategy.pseudo_groups(d.x_val, d.y_val, t.eval_batch_size) if strategy is not None else None
+    if pseudo is not None:
+        row["val_pseudo_group_acc"] = balanced_group_accuracy(val_logits.argmax(1), d.y_val, pseudo, NUM_CLASSES ** 2)
     if d.x_hard is not None:
         row["hard_acc_monitor"] = loss_and_accuracy(predict(model, d.x_hard[:n_mon], t.eval_batch_size), d.y_hard[:n_mon])[1]
     return row
@@ -263,7 +267,7 @@ def _refit_best(out: Path, model, strategy, d: _Data, cfg: RunConfig, reporter: 
             "seconds": round(time.perf_counter() - t0, 3)}
     rule = cfg.train.selection_rule(cfg.strategy_config())
     old = ckpt["best"]
-    scores = _score(model, d, cfg.train, rule)
+    scores = _score(model, d, cfg.train, rule, strategy)
     keys = ("val_acc", "val_recolored_acc", "val_worst_group_acc", "hard_acc_monitor")
     best = {**old, **{k: scores.get(k) for k in keys}, "base": old.get("base") or {k: old.get(k) for k in (*keys, "score")},
             "refit": info}
@@ -324,7 +328,7 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
         train_images += perm.shape[0]
         train_seconds += seconds
         with autocast(precision, device):  # the scores that choose the checkpoint; `lazy eval` re-scores in fp32
-            scores = _score(model, d, t, rule)
+            scores = _score(model, d, t, rule, strategy)
         row: dict[str, Any] = {"epoch": epoch, "train_objective": obj_sum / nb, **scores, "lr": opt.param_groups[0]["lr"]}
         row.update({f"log_{k}": v / nb for k, v in sums.items()})
         row["seconds"] = round(seconds, 3)

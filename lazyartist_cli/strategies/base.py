@@ -58,6 +58,8 @@ class Strategy(nn.Module):
     default_lr: float = 1e-3
     # True for strategies that change the chosen checkpoint's model after training (``refit``)
     refits: bool = False
+    # True for strategies that train a bias proxy (``pseudo_groups``): the ``val-pseudo-group`` rule needs one
+    bias_proxy: bool = False
     # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
     input_gradients: bool = False
 
@@ -117,6 +119,11 @@ class Strategy(nn.Module):
         """Called once after training (when ``refits``) on the chosen checkpoint's model with the training images
         (no labels) and the validation split with its bias values (its group labels: only a strategy that knows group labels on a held-out set reads
         them); changes the model in place and returns what it chose. No-op by default."""
+        return None
+
+    def pseudo_groups(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Optional[torch.Tensor]:
+        """(N,) pseudo-group ids in 0..num_classes^2 - 1 of images ``x`` with labels ``y`` from the strategy's bias
+        proxy (class x the proxy's prediction), for the ``val-pseudo-group`` rule; None without a proxy."""
         return None
 
     def after_step(self, model: nn.Module) -> None:

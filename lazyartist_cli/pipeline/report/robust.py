@@ -38,7 +38,8 @@ def write_robust_training(ctx: ReportContext) -> None:
             "without hard data, by the rule in the *selection* column: `val` = easy validation accuracy; `val-recolored` = accuracy on the "
             "validation images recoloured by colour transforms (any hue, brightness, contrast and saturation jitter), used for strategies "
             "that already know the bias is colour; `val-worst-group` = the lowest validation accuracy over class x {aligned, conflicting}, "
-            "for strategies that know group labels. *Knows* says what a strategy is told about the bias. The oracle is **not a method**: it "
+            "for strategies that know group labels; `val-pseudo-group` = validation accuracy averaged over (class, bias proxy's prediction) "
+            "groups, no bias labels (uLA's rule, for strategies with a bias proxy). *Knows* says what a strategy is told about the bias. The oracle is **not a method**: it "
             "sees every image with its stroke recoloured to one fixed colour (from the stored digit), so it cannot see colour; it is a "
             "reference for this architecture without colour, not a bound on what shape allows (its learning rate was picked from two "
             "values on one seed, and it trains as many epochs as every run). Rows marked *extra* are runs found in the runs directory beyond the configured study.")
