@@ -1,5 +1,6 @@
 """``ula``: a bias proxy trained first, then the kept model on logits adjusted by the proxy's log-probabilities."""
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -110,3 +111,28 @@ def test_a_ula_run_selects_by_its_pseudo_groups_and_the_rule_needs_a_proxy(small
                      "--set", "train.select=val-pseudo-group")
     assert res.exit_code == 2 and "needs a strategy with a bias proxy (ula)" in res.output and "Traceback" not in res.output
     assert not (runs / "e").exists()
+
+
+def test_a_resumed_ula_keeps_its_proxy_and_prior():
+    ula = _ula(proxy_epochs=1)
+    model = _Linear()
+    x, y = torch.randn(12, 4), torch.arange(12) % 3
+    ula.before_epoch(2, model, x, y)
+    again = _ula(proxy_epochs=1)
+    torch.manual_seed(5)
+    again.proxy.fc.reset_parameters()
+    again.load_state_dict(ula.state_dict())
+    assert bool(again.scored) and torch.equal(again.log_prior, ula.log_prior)
+    assert torch.equal(again.proxy.fc.weight, ula.proxy.fc.weight)
+    again.before_epoch(3, model, x, y)  # already scored: unchanged
+    assert torch.equal(again.log_prior, ula.log_prior)
+
+
+def test_the_pseudo_group_score_is_the_mean_accuracy_over_the_non_empty_groups():
+    from lazyartist_cli.metrics import balanced_group_accuracy
+
+    y = torch.tensor([0, 0, 0, 1, 1, 2])
+    b = torch.tensor([0, 0, 1, 1, 1, 0])
+    pred = torch.tensor([0, 1, 0, 1, 0, 2])
+    groups = y * 3 + b  # (0,0): 1/2, (0,1): 1/1, (1,1): 1/2, (2,0): 1/1; the other five groups are empty
+    assert balanced_group_accuracy(pred, y, groups, 9) == pytest.approx((0.5 + 1 + 0.5 + 1) / 4)

@@ -18,10 +18,12 @@ so what the shortcut already explains gives little gradient.
    over the non-empty pseudo-groups (label, proxy prediction), no bias labels.
 
 Deviations from uLA, deliberate: the proxy is the same network trained end to end with ERM for T epochs
-(uLA: MoCoV2+ self-supervised pretraining, then a linear probe on the labels for 10 epochs, backbone frozen);
-M is computed once over the whole training split from the frozen proxy (uLA: an EMA with decay 0.999 over
-batches of the same frozen proxy, whose limit this is); the kept model starts from a fresh initialisation
-(uLA: from the self-supervised backbone); entries of p(. | b) are clamped at 1e-12 before the log. T, eta and
+(uLA: MoCoV2+ self-supervised pretraining, then a linear probe on the labels, backbone frozen, at a constant
+learning rate for 10-100 epochs by dataset, 10 on Colored MNIST); M is computed once over the whole training
+split from the frozen proxy (uLA: an EMA with decay 0.999 over batches of augmented views of the same frozen
+proxy, started from the first batch's table, which fluctuates around this one); the kept model starts from a
+fresh initialisation (uLA: from the self-supervised backbone); one learning-rate schedule spans both stages
+(uLA restarts its warmup-cosine schedule for the kept model; the default `constant` schedule is unaffected); entries of p(. | b) are clamped at 1e-12 before the log. T, eta and
 the temperature keep the values below (uLA's scripts: eta = temperature = 1), not tuned on this data, so its
 results hold "as configured".
 
@@ -73,10 +75,13 @@ class ULA(Strategy):
 
     @torch.no_grad()
     def _proxy_probs(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """The proxy's softmax in fp32 (autocast off: the training prior and the validation pseudo-groups agree, and
+        agree with `lazy eval`'s fp32 re-score)."""
         was = self.proxy.training
         self.proxy.eval()
-        p = torch.cat([F.softmax(self.proxy(x[i : i + batch_size]).float() / self.cfg.temperature, dim=1)
-                       for i in range(0, x.shape[0], batch_size)])
+        with torch.autocast(x.device.type, enabled=False):
+            p = torch.cat([F.softmax(self.proxy(x[i : i + batch_size].float()).float() / self.cfg.temperature, dim=1)
+                           for i in range(0, x.shape[0], batch_size)])
         self.proxy.train(was)
         return p
 
@@ -105,8 +110,8 @@ class ULA(Strategy):
             ce = F.cross_entropy(self.proxy(x), y)
             return ce, {"ce_proxy": ce.item()}
         logits = model(x)
-        prior = self.log_prior[batch["index"].to(self.log_prior.device)].to(logits.dtype)
-        adjusted = F.cross_entropy(logits + self.cfg.eta * prior, y)
+        prior = self.log_prior[batch["index"].to(self.log_prior.device)]
+        adjusted = F.cross_entropy(logits.float() + self.cfg.eta * prior, y)  # the prior kept in fp32 under autocast
         with torch.no_grad():
             prior_right = (prior.argmax(1) == y).float().mean()
         return adjusted, {"ce_adjusted": adjusted.item(), "prior_acc": prior_right.item()}
