@@ -283,6 +283,8 @@ def test_extra_runs_share_a_row_only_when_their_configs_agree_but_for_the_seed(t
     fake("lff-s1", 1)
     fake("lff-long-s0", 0, **{"train.epochs": 30})
     fake("frontier-x-erm-s0", 0)  # has its own section
+    fake("grid-lr_0.1-seed_0", 0)  # a sweep's point: the sweep's section shows it
+    (tmp_path / "sweeps" / "grid").mkdir(parents=True)
     cfg = load_config(None, {})
     labels = {sp.name: sp.strategy for sp, _ in _other_runs(cfg, tmp_path, set(), "gradcam")}
     assert set(labels) == {"lff-s0", "lff-s1", "lff-long-s0"}

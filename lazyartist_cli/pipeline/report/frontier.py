@@ -49,7 +49,12 @@ def _frontier_section(w: Writer, runs_dir: Path, dataset_fp: Any = None) -> None
     w.h(3, "Laziness frontier: which networks take the shortcut")
     srcs = sorted(runs_dir.glob(f"{FRONTIER.parent}*/{FRONTIER.name}"))
     if not srcs:
-        w.not_run("laziness frontier", "python scripts/frontier.py runs --design v1 --design default --strategy consistency")
+        w.not_run("laziness frontier at fixed learning rates", "python scripts/frontier.py runs --design v1 --design default "
+                  "--strategy consistency")
+        w.p("The frontier under each design's own rule (its learning rate chosen by easy val) is the sweep "
+            "`frontier-lr.toml` (`lazy sweep frontier-lr.toml --executor process --workers 2`), shown among the sweeps "
+            "below when it has run.")
+        w.p()
         return
     for src in srcs:
         data = _load(src)

@@ -59,8 +59,9 @@ class RunFiles:
 def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method: str) -> list[tuple[RunSpec, RunFiles]]:
     """Evaluated runs the study did not train. A run trained exactly like a study run
     but for its seed joins that run's row (more seeds); any other run of the same
-    model is an *extra* row of its own. Runs of the laziness frontier (`frontier-*`) have
-    a section of their own and are not repeated here."""
+    model is an *extra* row of its own. Runs of the laziness frontier (`frontier-*`) and the points of a
+    sweep (`<sweep>-*`, one folder per sweep under runs/sweeps/) have a section of their own and are not
+    repeated here."""
     from ..plan import run_config
     from ..stored_config import comparable_config, resolved_config
 
@@ -78,10 +79,13 @@ def _other_runs(cfg: RunConfig, runs_dir: Path, known: set[str], gradcam_method:
     if not runs_dir.is_dir():
         return out
     s = cfg.study
+    sweeps_dir = runs_dir / "sweeps"
+    swept = tuple(f"{d.name}-" for d in sweeps_dir.iterdir() if d.is_dir()) if sweeps_dir.is_dir() else ()
     first_of: dict[str, str] = {}  # an extra config (seedless JSON) -> the first run trained with it
     extra_keys: dict[str, set[str]] = {}  # an extra strategy -> its distinct configs
     for d in sorted(runs_dir.iterdir()):
-        if d.name in known or d.name == DATASETS_DIR or d.name.startswith("frontier-") or not (d / "eval" / "metrics.json").is_file():
+        if (d.name in known or d.name == DATASETS_DIR or d.name.startswith(("frontier-", *swept))
+                or not (d / "eval" / "metrics.json").is_file()):
             continue
         conf = (_load(d / "config.json") or {}).get("config", {})
         tr = conf.get("train", {})
