@@ -122,7 +122,7 @@ def test_every_allowed_value_of_an_option_is_named_in_its_row():
 
 
 def test_every_sweep_file_key_is_documented_with_its_default():
-    from lazyartist_cli.pipeline.sweep import SweepFile
+    from lazyartist_cli.pipeline.sweep_file import SweepFile
 
     rows = dict(SWEEP_ROW.findall(doc("commands.md")))
     for name, field in SweepFile.model_fields.items():

@@ -197,7 +197,7 @@ def test_group_dro_gives_no_weight_to_a_group_without_training_images():
 
 def test_sweep_only_keeps_the_listed_values_and_names_a_bad_one(tmp_path):
     from lazyartist_cli.errors import ConfigError
-    from lazyartist_cli.pipeline.sweep import load_sweep
+    from lazyartist_cli.pipeline.sweep_file import load_sweep
 
     f = tmp_path / "s.toml"
     f.write_text('name = "s"\n[axes]\n"data.protocol" = ["foreground", "decoy", "texture"]\nseed = [0, 1]\n')

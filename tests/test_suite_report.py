@@ -118,25 +118,30 @@ def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
     assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
 
 
-def test_a_sweep_over_the_learning_rate_states_each_configurations_rule_choice_and_laziness(tmp_path):
+def _frontier_lines(tmp_path, axis, values, extra_axes, rows, with_input=False):
+    """The report lines of a two-seed lr sweep (no protocol axis) whose points vary ``axis`` over ``values``."""
     runs = tmp_path / "runs"
     points = []
     for seed, jitter in ((0, 0.0), (1, 0.002)):
-        for design, lr, score, hard in (("a", 0.001, 0.955, 0.05), ("a", 0.003, 0.952, 0.30),
-                                        ("b", 0.001, 0.955, 0.05), ("b", 0.003, 0.975, 0.60)):
+        for value, lr, score, hard in rows:
             p = _point("foreground", "erm", lr, seed, score + jitter, hard + jitter)
             del p["axis:data.protocol"]
-            p["run"] += design
-            points.append({**p, "axis:train.model_options": design})
+            p["run"] += value
+            points.append({**p, f"axis:{axis}": value, **({"input": value} if with_input else {})})
     out = runs / "sweeps" / "frontier"
     out.mkdir(parents=True)
     (out / "results.json").write_text(json.dumps({
         "sweep": "frontier", "file": "f.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
-        "axes": {"train.model_options": ["a", "b"], "train.lr": [0.001, 0.003], "seed": [0, 1]}, "points": points,
-        "summary": {"groups": []}}))
+        "axes": {axis: values, **extra_axes}, "points": points, "summary": {"groups": []}}))
     w = Writer(runs, runs / "report")
     _sweep_sections(w, runs)
-    lines = [line for line in w.lines if line.startswith("- `erm`")]
+    return w.lines
+
+
+def test_a_sweep_over_the_learning_rate_states_each_configurations_rule_choice_and_laziness(tmp_path):
+    lines = _frontier_lines(tmp_path, "train.model_options", ["a", "b"], {"train.lr": [0.001, 0.003], "seed": [0, 1]}, (
+        ("a", 0.001, 0.955, 0.05), ("a", 0.003, 0.952, 0.30), ("b", 0.001, 0.955, 0.05), ("b", 0.003, 0.975, 0.60)))
+    lines = [line for line in lines if line.startswith("- `erm`")]
     assert len(lines) == 2
     # design a: its rule prefers 1e-3, where it is lazy; design b: 3e-3 (higher easy val), where it is not
     assert "model_options=a: lr 0.001 (of 0.001, 0.003) by `val`" in lines[0] and lines[0].endswith("**lazy** (easy val > 95%, hard < 20%)")
@@ -145,22 +150,8 @@ def test_a_sweep_over_the_learning_rate_states_each_configurations_rule_choice_a
 
 
 def test_a_lazy_design_is_shown_beside_its_colour_blind_reference(tmp_path):
-    runs = tmp_path / "runs"
-    points = []
-    for seed, jitter in ((0, 0.0), (1, 0.002)):
-        for inp, lr, score, hard in (("rgb", 0.001, 0.955, 0.05), ("rgb", 0.003, 0.952, 0.30),
-                                     ("colorblind", 0.001, 0.80, 0.80), ("colorblind", 0.003, 0.85, 0.84)):
-            p = _point("foreground", "erm", lr, seed, score + jitter, hard + jitter)
-            del p["axis:data.protocol"]
-            p["run"] += inp
-            points.append({**p, "axis:train.input": inp, "input": inp})
-    out = runs / "sweeps" / "frontier"
-    out.mkdir(parents=True)
-    (out / "results.json").write_text(json.dumps({
-        "sweep": "frontier", "file": "f.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
-        "axes": {"train.lr": [0.001, 0.003], "train.input": ["rgb", "colorblind"], "seed": [0, 1]}, "points": points,
-        "summary": {"groups": []}}))
-    w = Writer(runs, runs / "report")
-    _sweep_sections(w, runs)
-    rgb = next(line for line in w.lines if line.startswith("- `erm`, train.input=rgb"))
+    lines = _frontier_lines(tmp_path, "train.input", ["rgb", "colorblind"], {"train.lr": [0.001, 0.003], "seed": [0, 1]}, (
+        ("rgb", 0.001, 0.955, 0.05), ("rgb", 0.003, 0.952, 0.30), ("colorblind", 0.001, 0.80, 0.80),
+        ("colorblind", 0.003, 0.85, 0.84)), with_input=True)
+    rgb = next(line for line in lines if line.startswith("- `erm`, train.input=rgb"))
     assert "lr 0.001" in rgb and "**lazy**" in rgb and rgb.endswith("colour-blind reference: hard test 84.1 ± 0.1%")

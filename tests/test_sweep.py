@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from lazyartist_cli.cli.app import app
 from lazyartist_cli.config import load_config
 from lazyartist_cli.pipeline.evaluate import run_eval
-from lazyartist_cli.pipeline.sweep import load_sweep, point_name
+from lazyartist_cli.pipeline.sweep_file import load_sweep, point_name
 from lazyartist_cli.pipeline.train import run_train
 
 runner = CliRunner()
@@ -186,7 +186,7 @@ def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
 
 
 def test_extra_grids_are_products_after_the_axes_and_includes(tmp_path):
-    from lazyartist_cli.pipeline.sweep import load_sweep
+    from lazyartist_cli.pipeline.sweep_file import load_sweep
 
     path = tmp_path / "g.toml"
     path.write_text('name = "g"\n[axes]\nseed = [0, 1]\n[[exclude]]\nseed = 1\n'

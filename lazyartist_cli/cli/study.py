@@ -51,7 +51,8 @@ def sweep(
         "e.g. --only data.protocol=decoy,texture --only seed=0.", show_default=False)] = None,
 ) -> dict[str, Any]:
     from ..executors import EXECUTORS
-    from ..pipeline.sweep import load_sweep, run_sweep
+    from ..pipeline.sweep import run_sweep
+    from ..pipeline.sweep_file import load_sweep
 
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")

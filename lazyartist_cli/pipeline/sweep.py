@@ -1,216 +1,32 @@
-"""``sweep``: a grid of ordinary runs described once, run on this machine or a Ray cluster.
+"""``sweep``: a grid of ordinary runs described once (``sweep_file.py``: the file, its points and their
+configs), run on this machine or a Ray cluster.
 
-A sweep file (TOML)::
-
-    name = "strategies"              # results go to runs/sweeps/<name>/
-    base = "examples.toml"           # optional run file, relative to the sweep file
-    metric = "test_hard"             # what the figure shows (val | test_easy | test_hard)
-
-    [set]                            # optional: overrides applied to every point
-    "train.epochs" = 6
-
-    [axes]                           # dotted keys of the run file, each with a list of values
-    "train.strategy" = ["erm", "consistency"]
-    seed = [0, 1, 2]
-
-    [[include]]                      # optional extra points (full assignments of the axes' keys or more)
-    "train.strategy" = "group-dro"
-    seed = 0
-
-    [[grid]]                         # optional extra grids: each the Cartesian product of its own lists
-    "train.strategy" = ["jtt"]
-    "train.lr" = [0.001, 0.003]
-    seed = [0, 1, 2]
-
-    [[exclude]]                      # optional: drop the grid points that match every key given
-    "train.strategy" = "consistency"
-    seed = 2
-
-Points are the Cartesian product of the axes, minus the excluded ones, plus the included
-ones, plus each extra grid's product, in that order (``exclude`` applies to the axes only). Each point is one ordinary run (trained with ``run_train``, scored with
-``run_eval``) named ``<name>-<key>_<value>-...`` (the last part of each key), so every other
-subcommand works on it. Sweeping a ``data.*`` key gives each data config its own dataset
-(``<name>-data-...``), built once, before any point trains. A finished point (same config,
-all epochs, evaluated) is reused; a point cut off mid-training resumes from ``last.pt``.
+Each point is one ordinary run (trained with ``run_train``, scored with ``run_eval``), so every other
+subcommand works on it. Sweeping a ``data.*`` key gives each data config its own dataset, built once,
+before any point trains. A finished point (same config, all epochs, evaluated) is reused; a point cut off
+mid-training resumes from ``last.pt``. Results: ``runs/sweeps/<name>/results.{csv,json}`` and a figure.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import itertools
 import json
-import re
 import statistics
 import time
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import Any, Optional
 
 from ..allocator import tune_allocator
 from ..config import RunConfig, load_config
-from ..errors import ConfigError, LazyError, UsageError
+from ..errors import LazyError, UsageError
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text_atomic
 from .reporter import SILENT, Reporter
+from .sweep_file import Sweep
 
 SWEEPS_DIR = "sweeps"
 # the field's standard scores stored by eval (metrics.shortcut_metrics), summarised beside the splits
 GROUP_METRICS = ("unbiased", "worst_group", "bias_conflicting", "aligned")
-_SAFE = re.compile(r"[^A-Za-z0-9.]+")
-
-
-class SweepFile(BaseModel):
-    """The sweep file's schema; run-file keys are checked when every point's config is built."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(..., description="sweep name: results under runs/sweeps/<name>/, runs named <name>-...")
-    base: Optional[str] = Field(None, description="run file the points start from (relative to the sweep file)")
-    metric: Literal["val", "test_easy", "test_hard"] = "test_hard"
-    threads: Optional[int] = Field(None, ge=1, le=256, description=(
-        "torch threads per point; default: this machine's cores divided by the points run at once. Float sums depend on "
-        "the thread count, so bitwise-equal results across executors need the same threads"))
-    set: dict[str, Any] = Field(default_factory=dict)
-    axes: dict[str, list[Any]] = Field(default_factory=dict)
-    include: list[dict[str, Any]] = Field(default_factory=list)
-    grid: list[dict[str, list[Any]]] = Field(default_factory=list)
-    exclude: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", v):
-            raise ValueError("use letters, digits, '_' and '-' (at most 41 characters, no leading '-')")
-        return v
-
-    @field_validator("axes")
-    @classmethod
-    def _axes(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        _check_lists(v, "axis")
-        return v
-
-    @field_validator("grid")
-    @classmethod
-    def _grid(cls, v: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
-        for g in v:
-            if not g:
-                raise ValueError("a [[grid]] table is empty")
-            _check_lists(g, "grid key")
-        return v
-
-
-def _check_lists(v: dict[str, list[Any]], what: str) -> None:
-    for key, values in v.items():
-        if not values:
-            raise ValueError(f"{what} {key!r} has no values")
-        if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
-            raise ValueError(f"{what} {key!r} lists a value twice")
-
-
-def _product(lists: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    keys = list(lists)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*lists.values())] if keys else []
-
-
-@dataclass
-class Point:
-    name: str
-    values: dict[str, Any]  # the axis (and include) assignments that define the point
-    overrides: dict[str, Any]  # everything applied on top of the base run file
-    config: RunConfig = field(repr=False)
-
-
-@dataclass
-class Sweep:
-    spec: SweepFile
-    path: Path
-    base: Optional[Path]
-    points: list[Point]
-
-    @property
-    def keys(self) -> list[str]:
-        return list(dict.fromkeys(k for p in self.points for k in p.values))
-
-
-def _short(key: str) -> str:
-    return key.split(".")[-1]
-
-
-def _fmt(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
-    return _SAFE.sub("_", text).strip("_") or "x"
-
-
-def point_name(sweep: str, values: dict[str, Any]) -> str:
-    """Deterministic and readable: ``<sweep>-<key>_<value>-...``; a name over 100 characters keeps its
-    first 88 and a hash of the whole."""
-    name = "-".join([sweep] + [f"{_short(k)}_{_fmt(v)}" for k, v in values.items()])
-    if len(name) > 100:
-        name = name[:88].rstrip("-_.") + "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
-    return name
-
-
-def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optional[dict[str, list[str]]] = None) -> Sweep:
-    """Read and validate a sweep file and build every point's config (a bad key or value: ConfigError
-    naming it). ``extra`` (command-line overrides, e.g. the device) applies to every point; ``only`` keeps
-    the points whose value of each given axis is one of the listed ones (compared as text)."""
-    if not path.is_file():
-        raise UsageError(f"sweep file {path} not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    try:
-        spec = SweepFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError([f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                           for e in exc.errors()]) from None
-    base = (path.parent / spec.base).resolve() if spec.base else None
-    if base is not None and not base.is_file():
-        raise ConfigError([f"{path}: base: run file {base} not found"])
-    if base is not None and base == path.resolve():
-        raise ConfigError([f"{path}: base: names the sweep file itself; give the run file the points start from"])
-    grid = _product(spec.axes)
-    grid = [g for g in grid if not any(all(g.get(k) == v for k, v in ex.items()) for ex in spec.exclude)]
-    for ex in spec.exclude:
-        unknown = [k for k in ex if k not in spec.axes]
-        if unknown:
-            raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
-    assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
-    for key, wanted in (only or {}).items():
-        if key not in spec.axes and not any(key in inc for inc in [*spec.include, *spec.grid]):
-            raise ConfigError([f"--only {key}: not an axis of {path} (axes: {', '.join(spec.axes) or 'none'})"])
-        known = {str(a.get(key)) for a in assignments}
-        unknown = [v for v in wanted if v not in known]
-        if unknown:
-            raise ConfigError([f"--only {key}: {unknown[0]!r} is not one of its values ({', '.join(sorted(known))})"])
-        assignments = [a for a in assignments if str(a.get(key)) in wanted]
-    for where, keys in (("[set]", spec.set), ("[axes]", spec.axes), ("--set", extra or {}),
-                        *(("[[include]]", inc) for inc in spec.include), *(("[[grid]]", g) for g in spec.grid)):
-        if "train.name" in keys:  # every point's name is made from its values: a given one would be replaced silently
-            raise ConfigError([f"{path}: {where}: train.name is set by the sweep for every point (<name>-<key>_<value>-...); "
-                               "remove it (the sweep's `name` is the prefix)"])
-    if not assignments:
-        raise ConfigError([f"{path}: the sweep has no points (give [axes], [[include]] or [[grid]])"])
-    data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
-    points, seen = [], {}
-    for values in assignments:
-        name = point_name(spec.name, values)
-        if name in seen:
-            raise ConfigError([f"{path}: two points are both named {name!r} ({seen[name]} and {values})"])
-        seen[name] = values
-        over = {**spec.set, **values, **(extra or {}), "train.name": name}
-        if data_keys and "data.name" not in over:
-            over["data.name"] = point_name(f"{spec.name}-data", {k: values.get(k, spec.set.get(k)) for k in data_keys})
-        try:
-            cfg = load_config(base, over)
-        except ConfigError as exc:
-            raise ConfigError([f"{path}: point {name}: {p}" for p in exc.problems]) from None
-        points.append(Point(name, values, over, cfg))
-    return Sweep(spec, path, base, points)
 
 
 # ---------- one point (runs in whichever process the executor chose)
