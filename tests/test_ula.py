@@ -56,6 +56,11 @@ def test_pseudo_groups_pair_the_label_with_the_proxys_prediction():
     with torch.no_grad():
         pred = ula.proxy(x).argmax(1)
     assert torch.equal(ula.pseudo_groups(x, y, 5), y * 3 + pred)
+    ula.scored.fill_(True)  # frozen: the same split is scored once, its groups reused
+    first = ula.pseudo_groups(x, y, 5)
+    with torch.no_grad():
+        ula.proxy.fc.weight.add_(1.0)
+    assert ula.pseudo_groups(x, y, 5) is first
 
 
 def test_the_kept_model_minimises_cross_entropy_of_its_logits_plus_eta_times_the_prior():

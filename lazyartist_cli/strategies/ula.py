@@ -62,6 +62,7 @@ class ULA(Strategy):
         self.proxy = self.ctx.model_builder()
         self.register_buffer("log_prior", torch.zeros(self.ctx.n_train, self.ctx.num_classes))
         self.register_buffer("scored", torch.zeros((), dtype=torch.bool))
+        self._val_groups = None  # (key of the images, their pseudo-groups) once the proxy is frozen; not checkpointed
 
     @classmethod
     def check_epochs(cls, cfg, epochs):
@@ -97,8 +98,15 @@ class ULA(Strategy):
         self.scored.fill_(True)
 
     def pseudo_groups(self, x, y, batch_size):
-        """(label, proxy prediction) as one id per image; uLA's pseudo-groups for its validation score."""
-        return y * self.ctx.num_classes + self._proxy_probs(x, batch_size).argmax(1)
+        """(label, proxy prediction) as one id per image; uLA's pseudo-groups for its validation score. Once the proxy
+        is frozen they cannot change, so the split scored after every epoch is run through it once."""
+        key = (x.data_ptr(), tuple(x.shape), y.data_ptr())
+        if self._val_groups is not None and self._val_groups[0] == key:
+            return self._val_groups[1]
+        groups = y * self.ctx.num_classes + self._proxy_probs(x, batch_size).argmax(1)
+        if bool(self.scored):
+            self._val_groups = (key, groups)
+        return groups
 
     def selectable(self, epoch):
         return self._stage(epoch) == 2
