@@ -155,6 +155,9 @@ def test_jtt_trains_its_identifier_first_then_upsamples_its_errors():
     assert torch.equal(counts, torch.where(wrong, 5, 1))  # each error 5 times, the rest once
     assert get_strategy("jtt").check_epochs(cfg, 1) and get_strategy("jtt").check_epochs(cfg, 2) is None
     assert get_strategy("jtt").knowledge() == "nothing"
+    # its frozen identifier is the bias proxy of its checkpoint rule: groups (label, the identifier's prediction)
+    assert get_strategy("jtt").default_selection(cfg) == "val-pseudo-group" and get_strategy("jtt").bias_proxy
+    assert torch.equal(jtt.pseudo_groups(x, labels, 7), labels * 10 + jtt.identifier(x).argmax(1))
 
 
 def test_every_strategy_names_one_exact_knowledge_class():

@@ -17,10 +17,14 @@ Deviations from the official code, deliberate: the error set comes from an eval-
 pass after epoch T (the code records predictions during epoch T's own training pass,
 in train mode); the history logs the untrained kept model for epochs 1..T.
 
-Knows nothing about the bias: no bias labels, no transform. The paper tunes T and
-lambda_up on worst-group validation accuracy (group labels on val); here, with no
-group labels, the checkpoint is chosen on easy validation accuracy and T, lambda_up
-keep the values below, so its results hold "as configured".
+Knows nothing about the bias: no bias labels, no transform. The paper chooses T, lambda_up
+and the checkpoint on worst-group validation accuracy (group labels on val). Here, with no
+group labels, the checkpoint is chosen by ``val-pseudo-group``: val accuracy averaged over
+the groups (label, the frozen identification model's prediction), uLA's bias-unsupervised
+stand-in for worst-group val (``two_stage.py``). Easy val accuracy (``val``) would reward
+the shortcut on a val split that is 95-99% bias-aligned: at 1% conflicting on the background
+protocol it chose epoch 2, 0% hard. T and lambda_up keep the values below, not tuned, so its
+results hold "as configured".
 
 Options: ``identify_epochs`` (T), ``upweight`` (lambda_up).
 """
@@ -29,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from .base import Strategy, StrategyConfig
+from .base import StrategyConfig
+from .two_stage import TwoStageStrategy
 
 
 class JTTConfig(StrategyConfig):
@@ -38,39 +43,23 @@ class JTTConfig(StrategyConfig):
     batch_size: int = Field(1024, ge=1, description="images per forward pass when the error set is scored")
 
 
-class JTT(Strategy):
+class JTT(TwoStageStrategy):
     name = "jtt"
     Config = JTTConfig
+    helper_name = "identifier"
+    frozen_name = "identified"
+    stage_option = "identify_epochs"
+
+    @classmethod
+    def default_selection(cls, cfg=None):
+        return "val-pseudo-group"
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)
-        if self.ctx.model_builder is None:
-            raise ValueError("jtt needs a model builder for its identification model")
-        self.identifier = self.ctx.model_builder()
         self.register_buffer("errors", torch.zeros(self.ctx.n_train, dtype=torch.bool))
-        self.register_buffer("identified", torch.zeros((), dtype=torch.bool))
 
-    @classmethod
-    def check_epochs(cls, cfg, epochs):
-        if epochs <= cfg.identify_epochs:
-            return (f"train.epochs = {epochs} leaves jtt no second stage: strategy.jtt.identify_epochs = "
-                    f"{cfg.identify_epochs}; train more epochs")
-        return None
-
-    def _stage(self, epoch: int) -> int:
-        return 1 if epoch <= self.cfg.identify_epochs else 2
-
-    @torch.no_grad()
-    def before_epoch(self, epoch, model, x_train, y_train):
-        if self._stage(epoch) == 1 or bool(self.identified):
-            return
-        was = self.identifier.training
-        self.identifier.eval()
-        wrong = [self.identifier(x_train[i : i + self.cfg.batch_size]).argmax(1) != y_train[i : i + self.cfg.batch_size]
-                 for i in range(0, x_train.shape[0], self.cfg.batch_size)]
-        self.identifier.train(was)
-        self.errors.copy_(torch.cat(wrong))
-        self.identified.fill_(True)
+    def freeze(self, x_train, y_train):
+        self.errors.copy_(self.helper_probs(x_train, self.cfg.batch_size).argmax(1) != y_train)
 
     def epoch_indices(self, epoch, generator):
         if self._stage(epoch) == 1:
@@ -80,16 +69,8 @@ class JTT(Strategy):
         rows = torch.cat([torch.arange(n), err.repeat(self.cfg.upweight - 1)])
         return rows[torch.randperm(rows.shape[0], generator=generator)]
 
-    def selectable(self, epoch):
-        return self._stage(epoch) == 2
-
-    def loss(self, model, batch):
-        x, y = batch["x"], batch["y"]
-        if not bool(self.identified):  # stage 1: only the identification model learns
-            self.identifier.train(model.training)
-            ce = F.cross_entropy(self.identifier(x), y)
-            return ce, {"ce_identifier": ce.item()}
-        ce = F.cross_entropy(model(x), y)
+    def stage_two_loss(self, model, batch):
+        ce = F.cross_entropy(model(batch["x"]), batch["y"])
         return ce, {"ce": ce.item(), "error_set": float(self.errors.sum())}
 
 

@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from .base import Strategy, StrategyConfig
+from .base import StrategyConfig
+from .two_stage import TwoStageStrategy
 
 
 class ULAConfig(StrategyConfig):
@@ -46,10 +47,12 @@ class ULAConfig(StrategyConfig):
     batch_size: int = Field(1024, ge=1, description="images per forward pass when the proxy scores the training split")
 
 
-class ULA(Strategy):
+class ULA(TwoStageStrategy):
     name = "ula"
     Config = ULAConfig
-    bias_proxy = True
+    helper_name = "proxy"
+    frozen_name = "scored"
+    stage_option = "proxy_epochs"
 
     @classmethod
     def default_selection(cls, cfg=None):
@@ -57,66 +60,17 @@ class ULA(Strategy):
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)
-        if self.ctx.model_builder is None:
-            raise ValueError("ula needs a model builder for its bias proxy")
-        self.proxy = self.ctx.model_builder()
         self.register_buffer("log_prior", torch.zeros(self.ctx.n_train, self.ctx.num_classes))
-        self.register_buffer("scored", torch.zeros((), dtype=torch.bool))
-        self._val_groups = None  # (key of the images, their pseudo-groups) once the proxy is frozen; not checkpointed
 
-    @classmethod
-    def check_epochs(cls, cfg, epochs):
-        if epochs <= cfg.proxy_epochs:
-            return (f"train.epochs = {epochs} leaves ula no second stage: strategy.ula.proxy_epochs = "
-                    f"{cfg.proxy_epochs}; train more epochs")
-        return None
-
-    def _stage(self, epoch: int) -> int:
-        return 1 if epoch <= self.cfg.proxy_epochs else 2
-
-    @torch.no_grad()
-    def _proxy_probs(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-        """The proxy's softmax in fp32 (autocast off: the training prior and the validation pseudo-groups agree, and
-        agree with `lazy eval`'s fp32 re-score)."""
-        was = self.proxy.training
-        self.proxy.eval()
-        with torch.autocast(x.device.type, enabled=False):
-            p = torch.cat([F.softmax(self.proxy(x[i : i + batch_size].float()).float() / self.cfg.temperature, dim=1)
-                           for i in range(0, x.shape[0], batch_size)])
-        self.proxy.train(was)
-        return p
-
-    @torch.no_grad()
-    def before_epoch(self, epoch, model, x_train, y_train):
-        if self._stage(epoch) == 1 or bool(self.scored):
-            return
-        p = self._proxy_probs(x_train, self.cfg.batch_size)
+    def freeze(self, x_train, y_train):
+        p = self.helper_probs(x_train, self.cfg.batch_size, self.cfg.temperature)
         c = self.ctx.num_classes
         joint = p.T @ F.one_hot(y_train, c).float() / p.shape[0]  # M[j, c]: proxy says j, label is c
         cond = joint / joint.sum(dim=1, keepdim=True).clamp_min(1e-30)
         self.log_prior.copy_(cond.clamp_min(1e-12).log()[p.argmax(1)])
-        self.scored.fill_(True)
 
-    def pseudo_groups(self, x, y, batch_size):
-        """(label, proxy prediction) as one id per image; uLA's pseudo-groups for its validation score. Once the proxy
-        is frozen they cannot change, so the split scored after every epoch is run through it once."""
-        key = (x.data_ptr(), tuple(x.shape), y.data_ptr())
-        if self._val_groups is not None and self._val_groups[0] == key:
-            return self._val_groups[1]
-        groups = y * self.ctx.num_classes + self._proxy_probs(x, batch_size).argmax(1)
-        if bool(self.scored):
-            self._val_groups = (key, groups)
-        return groups
-
-    def selectable(self, epoch):
-        return self._stage(epoch) == 2
-
-    def loss(self, model, batch):
+    def stage_two_loss(self, model, batch):
         x, y = batch["x"], batch["y"]
-        if not bool(self.scored):  # stage 1: only the proxy learns
-            self.proxy.train(model.training)
-            ce = F.cross_entropy(self.proxy(x), y)
-            return ce, {"ce_proxy": ce.item()}
         logits = model(x)
         prior = self.log_prior[batch["index"].to(self.log_prior.device)]
         adjusted = F.cross_entropy(logits.float() + self.cfg.eta * prior, y)  # the prior kept in fp32 under autocast
