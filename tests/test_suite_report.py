@@ -94,12 +94,13 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
     (out / "results.json").write_text(json.dumps({
         "sweep": "suite", "file": "suite.toml", "executor": "process", "workers": 2, "threads": 1, "seconds": 600.0,
         "axes": {"data.protocol": ["foreground"], "train.strategy": ["erm", "dfr"], "seed": [0, 1]}, "points": points,
-        "summary": {"groups": []}}))
+        "grids": 2, "includes": 1, "summary": {"groups": []}}))
     w = Writer(runs, runs / "report")
     _sweep_sections(w, runs)
     text = "\n".join(w.lines)
     row = next(line for line in text.splitlines() if line.startswith("| `foreground` | `dfr`"))
     assert row.endswith("| 1.25 |")
+    assert "`seed` = [0, 1]; and 2 `[[grid]]` tables, 1 `[[include]]` point), run with" in text  # not only the axes
     assert "The 4 runs trained for 9 minutes in all, 4.5 baseline runs or 54 bare ERM epochs" in text
     assert "`dfr`: the last layer is refitted on the validation split" in text
 

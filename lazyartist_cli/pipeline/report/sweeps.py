@@ -23,7 +23,7 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         w.h(3, f"Sweep `{data['sweep']}`")
         failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
         w.p(f"{len(data['points'])} points from `{data['file']}` (axes: "
-            + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + f"), run with `--executor {data['executor']}` "
+            + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + _more_tables(data) + f"), run with `--executor {data['executor']}` "
             f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s"
             + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
         w.p()
@@ -73,3 +73,10 @@ def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
         w.p(f"- {name}: lr {g['lr']:g} (of {', '.join(f'{x:g}' for x in g['of'])}) by `{g['select']}`, rule score "
             f"{_cell(v['selection_score'])}: easy val {_cell(v['val'])}, hard test {_cell(v['test_hard'])}{lazy}")
     w.p()
+
+
+def _more_tables(data: dict[str, Any]) -> str:
+    """The file's other sources of points beside its axes (results.json of older sweeps does not record them)."""
+    parts = [f"{n} `[[{kind}]]` {'table' if kind == 'grid' else 'point'}{'s' if n > 1 else ''}"
+             for kind, n in (("grid", data.get("grids", 0)), ("include", data.get("includes", 0))) if n]
+    return "; and " + ", ".join(parts) if parts else ""
