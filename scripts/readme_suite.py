@@ -1,11 +1,13 @@
 """Copy the shortcut suite's best-per-knowledge-class lines from a `lazy report` into the README.
 
     python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite.toml --executor process --workers 2"
+    python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite-1pct.toml ..." suite1pct
 
-Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` with the "Best method per
-knowledge class and protocol" list of the report's suite (section 5, the sweep whose points vary
-``data.protocol``; its full table, with CIs, stays in the report), preceded by the command that produced
-the runs, so that no number in the README is typed by hand.
+Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` (with a sweep name, between
+``<!-- suite:NAME:begin -->`` and ``<!-- suite:NAME:end -->``) with the "Best method per knowledge class and
+protocol" list of a suite in the report (section 5, a sweep whose points vary ``data.protocol``: the first one,
+or the sweep NAME; its full table, with CIs, stays in the report), preceded by the command that produced the
+runs, so that no number in the README is typed by hand.
 """
 
 import sys
@@ -18,8 +20,14 @@ MARK = "**The shortcut suite.**"
 BEST = "**Best method per knowledge class and protocol**"
 
 
-def suite_block(text: str) -> list[str]:
-    """The suite's best-per-class list, as report lines."""
+def suite_block(text: str, sweep: str = "") -> list[str]:
+    """The best-per-class list of the first suite in the report, or of the sweep ``sweep``, as report lines."""
+    if sweep:
+        head = f"### Sweep `{sweep}`"
+        if head not in text:
+            raise SystemExit(f"no sweep {sweep!r} in the report (run it, then `lazy report`)")
+        text = text[text.index(head) + len(head):]
+        text = text[:text.index("\n### ")] if "\n### " in text else text
     if MARK not in text:
         raise SystemExit("no shortcut suite in the report (run the sweep, then `lazy report`)")
     lines = text[text.index(MARK):].splitlines()
@@ -28,13 +36,15 @@ def suite_block(text: str) -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         raise SystemExit(__doc__)
     report, readme, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    block = "\n".join([BEGIN, f"Produced by `{command}` and `lazy report` (then `python scripts/readme_suite.py {report} "
-                              f"README.md \"{command}\"`); copied from the generated report, not typed by hand.", "",
-                       *suite_block(report.read_text()), END])
-    replace_block(readme, BEGIN, END, block)
+    sweep = sys.argv[4] if len(sys.argv) == 5 else ""
+    begin, end = (f"<!-- suite:{sweep}:begin -->", f"<!-- suite:{sweep}:end -->") if sweep else (BEGIN, END)
+    block = "\n".join([begin, f"Produced by `{command}` and `lazy report` (then `python scripts/readme_suite.py {report} "
+                              f"README.md \"{command}\"{' ' + sweep if sweep else ''}`); copied from the generated report, "
+                              "not typed by hand.", "", *suite_block(report.read_text(), sweep), end])
+    replace_block(readme, begin, end, block)
     print(f"{readme}: suite block replaced from {report}")
 
 
