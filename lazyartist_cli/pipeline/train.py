@@ -221,7 +221,7 @@ def _build(cfg: RunConfig, d: _Data, device: torch.device, layout: Any) -> tuple
         labels=d.train_ds.labels, colors=d.train_ds.colors,
     )
     strategy = build_strategy(t.strategy, cfg.strategy_config(), ctx)
-    strategy.to(device)
+    strategy.to(device, memory_format=layout)  # its own models (JTT, uLA, LfF) in the layout of the kept one
     params = list(model.parameters()) + list(strategy.parameters())
     return options, model, strategy, torch.optim.Adam(params, lr=t.learning_rate(), weight_decay=t.weight_decay)
 
