@@ -234,3 +234,32 @@ def test_color_std_counts_only_where_lff_reads_it():
     assert comparable_config(old) == comparable_config(fg)
     lff = resolved_config(validate_config({"data": {"protocol": "lff", "color_std": 0.02}}))
     assert lff["data"]["color_std"] == 0.02
+
+
+def test_a_two_stage_strategy_must_name_its_parts():
+    import pytest
+
+    from lazyartist_cli.strategies.two_stage import TwoStageStrategy
+
+    with pytest.raises(TypeError, match="helper_role is not set; helper_name 'helper' is the property's name"):
+        type("Bad", (TwoStageStrategy,), {"helper_name": "helper", "frozen_name": "f", "stage_option": "x"})
+
+
+def test_a_jtt_run_is_chosen_by_its_identifiers_pseudo_groups(small_dataset, tmp_path):
+    import json
+    import shutil
+
+    from .conftest import invoke_cli
+
+    runs = tmp_path / "runs"
+    shutil.copytree(small_dataset / "datasets", runs / "datasets")
+    res = invoke_cli(runs, "train", "--strategy", "jtt", "--epochs", "3", "--name", "j", "-q")
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (runs / "j" / "history.jsonl").read_text().splitlines()]
+    assert all(0.0 <= r["val_pseudo_group_acc"] <= 1.0 for r in rows)
+    assert "log_ce_identifier" in rows[0] and "log_error_set" in rows[2]
+    assert json.loads((runs / "j" / "config.json").read_text())["config"]["train"]["select"] == "val-pseudo-group"
+    # the chosen epoch is a second-stage epoch with the best pseudo-group score
+    best = max(rows[1:], key=lambda r: (r["val_pseudo_group_acc"], r["val_acc"]))
+    assert invoke_cli(runs, "eval", "j", "-q").exit_code == 0
+    assert json.loads((runs / "j" / "eval" / "metrics.json").read_text())["checkpoint_epoch"] == best["epoch"]

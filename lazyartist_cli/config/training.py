@@ -114,7 +114,7 @@ class TrainConfig(Section):
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
         "recoloured by colour transforms; the worst group's val accuracy (needs group labels on val; groups "
         "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
-        "proxy's prediction; no bias labels; strategies with a proxy: ula); auto: the strongest rule the strategy's "
+        "proxy's prediction; no bias labels; strategies with a proxy: jtt, ula); auto: the strongest rule the strategy's "
         "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
         "generator: val-recolored; group labels: val-worst-group)")
     precision: Literal["auto", "fp32", "bf16"] = Field(

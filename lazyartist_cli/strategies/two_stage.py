@@ -22,18 +22,34 @@ from .base import Strategy, StrategyConfig
 
 class TwoStageStrategy(Strategy):
     bias_proxy = True
-    # names kept per strategy, so that the state dicts of runs trained before this class existed still load
-    helper_name: str = "helper"    # the stage-1 model, a submodule
-    frozen_name: str = "frozen"    # a bool buffer: True once the helper has been frozen and read
-    stage_option: str = ""         # the config field holding T
+    # every subclass names these (checked when it is defined); the names are kept per strategy, so that the state
+    # dicts of runs trained before this class existed still load
+    helper_name: str = ""     # the stage-1 model, a submodule (not "helper": that is the property below)
+    helper_role: str = ""     # what the docs call it, for messages
+    frozen_name: str = ""     # a bool buffer: True once the helper has been frozen and read
+    stage_option: str = ""    # the config field holding T
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        problems = [f"{a} is not set" for a in ("helper_name", "helper_role", "frozen_name", "stage_option") if not getattr(cls, a)]
+        if cls.helper_name == "helper":
+            problems.append("helper_name 'helper' is the property's name")
+        if cls.stage_option and cls.stage_option not in cls.Config.model_fields:
+            problems.append(f"stage_option {cls.stage_option!r} is not a field of its Config")
+        if problems:
+            raise TypeError(f"{cls.__name__}: " + "; ".join(problems))
+
+    @classmethod
+    def default_selection(cls, cfg=None):
+        return "val-pseudo-group"  # its frozen helper is the bias proxy: the strongest rule knowing nothing allows
 
     def __init__(self, cfg: StrategyConfig, ctx=None):
         super().__init__(cfg, ctx)
         if self.ctx.model_builder is None:
-            raise ValueError(f"{self.name} needs a model builder for its {self.helper_name} model")
+            raise ValueError(f"{self.name} needs a model builder for its {self.helper_role}")
         self.add_module(self.helper_name, self.ctx.model_builder())
         self.register_buffer(self.frozen_name, torch.zeros((), dtype=torch.bool))
-        self._val_groups = None  # (key of the images, their pseudo-groups) once the helper is frozen; not checkpointed
+        self._val_groups = None  # (images, labels, their pseudo-groups) once the helper is frozen; not checkpointed
 
     @property
     def helper(self) -> nn.Module:
@@ -86,12 +102,11 @@ class TwoStageStrategy(Strategy):
     def pseudo_groups(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Optional[torch.Tensor]:
         """label * num_classes + the helper's prediction, one id per image. Once the helper is frozen they cannot
         change, so the split scored after every epoch is run through it once."""
-        key = (x.data_ptr(), tuple(x.shape), y.data_ptr())
-        if self._val_groups is not None and self._val_groups[0] == key:
-            return self._val_groups[1]
+        if self._val_groups is not None and self._val_groups[0] is x and self._val_groups[1] is y:
+            return self._val_groups[2]  # the same tensors, held here: not a new split at a reused address
         groups = y * self.ctx.num_classes + self.helper_probs(x, batch_size).argmax(1)
         if self.is_frozen:
-            self._val_groups = (key, groups)
+            self._val_groups = (x, y, groups)
         return groups
 
     def stage_two_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:

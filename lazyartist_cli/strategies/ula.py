@@ -51,12 +51,9 @@ class ULA(TwoStageStrategy):
     name = "ula"
     Config = ULAConfig
     helper_name = "proxy"
+    helper_role = "bias proxy"
     frozen_name = "scored"
     stage_option = "proxy_epochs"
-
-    @classmethod
-    def default_selection(cls, cfg=None):
-        return "val-pseudo-group"
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)
