@@ -56,6 +56,22 @@ def invoke_cli(runs, *args):
     return CliRunner().invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
 
 
+def train_two_stage(small_dataset, tmp_path, strategy):
+    """A 3-epoch run of ``strategy`` (T = 1) on the small dataset: (runs dir, history rows, stored config)."""
+    import json
+
+    runs = tmp_path / "runs"
+    shutil.copytree(small_dataset / "datasets", runs / "datasets")
+    res = invoke_cli(runs, "train", "--strategy", strategy, "--epochs", "3", "--name", "r", "-q")
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (runs / "r" / "history.jsonl").read_text().splitlines()]
+    assert all(0.0 <= r["val_pseudo_group_acc"] <= 1.0 for r in rows)
+    cfg = json.loads((runs / "r" / "config.json").read_text())["config"]
+    assert cfg["train"]["select"] == "val-pseudo-group"
+    assert invoke_cli(runs, "eval", "r", "-q").exit_code == 0
+    return runs, rows, cfg
+
+
 @pytest.fixture(scope="session")
 def trained(small_dataset, tmp_path_factory):
     runs = tmp_path_factory.mktemp("trained")

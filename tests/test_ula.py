@@ -97,21 +97,10 @@ def test_options_epochs_and_knowledge():
 
 
 def test_a_ula_run_selects_by_its_pseudo_groups_and_the_rule_needs_a_proxy(small_dataset, tmp_path):
-    import json
-    import shutil
+    from .conftest import invoke_cli, train_two_stage
 
-    from .conftest import invoke_cli
-
-    runs = tmp_path / "runs"
-    shutil.copytree(small_dataset / "datasets", runs / "datasets")
-    res = invoke_cli(runs, "train", "--strategy", "ula", "--epochs", "3", "--name", "u", "-q")
-    assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in (runs / "u" / "history.jsonl").read_text().splitlines()]
-    assert all(0.0 <= r["val_pseudo_group_acc"] <= 1.0 for r in rows)
+    runs, rows, _ = train_two_stage(small_dataset, tmp_path, "ula")
     assert "log_ce_proxy" in rows[0] and "log_ce_adjusted" in rows[2]
-    cfg = json.loads((runs / "u" / "config.json").read_text())["config"]
-    assert cfg["train"]["select"] == "val-pseudo-group"
-    assert invoke_cli(runs, "eval", "u", "-q").exit_code == 0
     res = invoke_cli(runs, "train", "--strategy", "erm", "--epochs", "1", "--name", "e", "-q",
                      "--set", "train.select=val-pseudo-group")
     assert res.exit_code == 2 and "needs a strategy with a bias proxy (jtt, ula)" in res.output and "Traceback" not in res.output
