@@ -1,13 +1,13 @@
 """Copy the shortcut suite's best-per-knowledge-class lines from a `lazy report` into the README.
 
     python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite.toml --executor process --workers 2"
-    python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite-1pct.toml ..." suite1pct
+    python scripts/readme_suite.py runs/report/REPORT.md README.md "lazy sweep suite-1pct.toml ..." suite1pct [NAME...]
 
-Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` (with a sweep name, between
-``<!-- suite:NAME:begin -->`` and ``<!-- suite:NAME:end -->``) with the "Best method per knowledge class and
-protocol" list of a suite in the report (section 5, a sweep whose points vary ``data.protocol``: the first one,
-or the sweep NAME; its full table, with CIs, stays in the report), preceded by the command that produced the
-runs, so that no number in the README is typed by hand.
+Replaces the block between ``<!-- suite:begin -->`` and ``<!-- suite:end -->`` (with sweep names, between
+``<!-- suite:NAME+NAME:begin -->`` and ``<!-- suite:NAME+NAME:end -->``) with the "Best method per knowledge class
+and protocol" list of a suite in the report (section 5, a sweep whose points vary ``data.protocol``: the first one,
+or each named sweep in turn, its lines marked with its name; the full tables, with CIs, stay in the report),
+preceded by the command that produced the runs, so that no number in the README is typed by hand.
 """
 
 import sys
@@ -36,14 +36,21 @@ def suite_block(text: str, sweep: str = "") -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) not in (4, 5):
+    if len(sys.argv) < 4:
         raise SystemExit(__doc__)
-    report, readme, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    sweep = sys.argv[4] if len(sys.argv) == 5 else ""
-    begin, end = (f"<!-- suite:{sweep}:begin -->", f"<!-- suite:{sweep}:end -->") if sweep else (BEGIN, END)
+    report, readme, command, sweeps = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
+    key = "+".join(sweeps)
+    begin, end = (f"<!-- suite:{key}:begin -->", f"<!-- suite:{key}:end -->") if sweeps else (BEGIN, END)
+    text = report.read_text()
+    if sweeps:
+        parts = [suite_block(text, name) for name in sweeps]
+        body = [parts[0][0], "", *[line.replace("- ", f"- `{name}`, ", 1) for name, part in zip(sweeps, parts)
+                                   for line in part[2:]]]
+    else:
+        body = suite_block(text)
     block = "\n".join([begin, f"Produced by `{command}` and `lazy report` (then `python scripts/readme_suite.py {report} "
-                              f"README.md \"{command}\"{' ' + sweep if sweep else ''}`); copied from the generated report, "
-                              "not typed by hand.", "", *suite_block(report.read_text(), sweep), end])
+                              f"README.md \"{command}\"{''.join(' ' + n for n in sweeps)}`); copied from the generated "
+                              "report, not typed by hand.", "", *body, end])
     replace_block(readme, begin, end, block)
     print(f"{readme}: suite block replaced from {report}")
 

@@ -158,21 +158,22 @@ def test_a_lazy_design_is_shown_beside_its_colour_blind_reference(tmp_path):
     assert "lr 0.001" in rgb and "**lazy**" in rgb and rgb.endswith("colour-blind reference: hard test 84.1 ± 0.1%")
 
 
-def test_a_named_suite_is_copied_into_its_own_readme_block(tmp_path):
+def test_named_suites_are_copied_into_their_own_readme_block(tmp_path):
     def section(name, baseline):
         return (f"### Sweep `{name}`\n\n**The shortcut suite.** text\n\n**Best method per knowledge class and protocol** (x):\n\n"
                 f"- `foreground`: baseline `erm` {baseline}\n\n")
     report = tmp_path / "REPORT.md"
-    report.write_text(section("suite", "62.1% hard") + section("suite1pct", "7.2% hard") + "## 6. Next\n")
+    report.write_text(section("suite", "62.1% hard") + section("onepct", "7.2% hard") + section("long", "9.9% hard")
+                      + "## 6. Next\n")
     readme = tmp_path / "README.md"
-    readme.write_text("<!-- suite:begin -->\n<!-- suite:end -->\n<!-- suite:suite1pct:begin -->\nold\n<!-- suite:suite1pct:end -->\n")
+    readme.write_text("<!-- suite:begin -->\n<!-- suite:end -->\n<!-- suite:onepct+long:begin -->\nold\n<!-- suite:onepct+long:end -->\n")
     script = str(ROOT / "scripts" / "readme_suite.py")
-    for extra in ([], ["suite1pct"]):
+    for extra in ([], ["onepct", "long"]):
         res = subprocess.run([sys.executable, script, str(report), str(readme), "cmd", *extra], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
-    body = readme.read_text()
-    first, second = body.split("<!-- suite:suite1pct:begin -->")
+    first, second = readme.read_text().split("<!-- suite:onepct+long:begin -->")
     assert "62.1% hard" in first and "7.2% hard" not in first
-    assert "7.2% hard" in second and "62.1% hard" not in second and "old" not in second
+    assert "- `onepct`, `foreground`: baseline `erm` 7.2% hard" in second and "- `long`, `foreground`: baseline `erm` 9.9% hard" in second
+    assert "62.1% hard" not in second and "old" not in second and second.count("**Best method") == 1
     res = subprocess.run([sys.executable, script, str(report), str(readme), "cmd", "nosuch"], capture_output=True, text=True)
     assert res.returncode != 0 and "no sweep 'nosuch'" in res.stderr
