@@ -60,9 +60,9 @@ def write_discussion(ctx: ReportContext) -> None:
         f"source/target pairs ({len(cfg.attack.pairs)}), not an adversarial-robustness evaluation in general; the per-model analyses "
         "(units, attributions, SAEs) look at one seed per strategy, and their intervals are over images or units, not over seeds.")
     w.p()
-    w.p("**Future work.** More methods that are not told about the shortcut (DFR on a held-out set, DFA) and more seeds of the shortcut "
-        "suite (`lazy sweep suite.toml`), larger models (`--model resnet18`), ablations of each strategy's components, and attacks that "
-        "target colour directly.")
+    w.p("**Future work.** More methods that are not told about the shortcut (DFA), every method of the shortcut suite at the same "
+        "learning rates and epoch budgets (`lazy sweep suite.toml`), larger models (`--model resnet18`), ablations of each strategy's "
+        "components, and attacks that target colour directly.")
     w.p()
     w.h(3, "Appendix: configuration, versions, commands")
     conf = _load(files[base.name].config) if files[base.name].config.is_file() else None
