@@ -52,6 +52,39 @@ def test_each_method_keeps_the_learning_rate_its_own_rule_prefers(tmp_path):
     assert erm["values"]["test_hard"] == [0.60, 0.62] and erm["of"] == [0.001, 0.003]
 
 
+def test_a_strategy_option_the_sweep_lets_the_rule_choose_is_chosen_like_the_rate(tmp_path):
+    """`choose = ["train.lr", "strategy.jtt.upweight"]`: the upweights form one family with the rates, the rule's
+    score picks one (not hard test), and the table and headline name the value it chose and those it chose from."""
+    points = []
+    for seed, jitter in ((0, 0.0), (1, 0.02)):
+        for up, score, hard in ((20, 0.60, 0.40), (50, 0.70, 0.50), (100, 0.65, 0.80)):
+            p = _point("background", "jtt", 0.001, seed, score + jitter, hard + jitter, select="val-pseudo-group")
+            points.append({**p, "run": f"{p['run']}-{up}", "axis:strategy.jtt.upweight": up})
+        points.append(_point("background", "erm", 0.001, seed, 0.99, 0.05 + jitter))
+    groups = choose_learning_rates(suite_groups(points, choose=["train.lr", "strategy.jtt.upweight"]))
+    jtt = [g for g in groups if g["strategy"] == "jtt"]
+    assert len(jtt) == 3 and {g["label"] for g in jtt} == {""}
+    assert [g["picks"] for g in jtt if g["chosen"]] == [{"strategy.jtt.upweight": 50}]  # the rule's 0.71, not hard's 0.81
+    assert all(g["options"] == {"strategy.jtt.upweight": [20, 50, 100]} for g in jtt)
+    # without the key in `choose` each upweight is its own method
+    apart = choose_learning_rates(suite_groups(points))
+    assert sum(g["chosen"] for g in apart if g["strategy"] == "jtt") == 3
+    out = tmp_path / "runs" / "sweeps" / "s"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({
+        "sweep": "s", "file": "s.toml", "executor": "local", "workers": 1, "threads": 1, "seconds": 1.0,
+        "axes": {"data.protocol": ["background"], "seed": [0, 1]}, "grids": 1,
+        "choose": ["train.lr", "strategy.jtt.upweight"], "points": points, "summary": {"groups": []}}))
+    w = Writer(tmp_path / "runs", tmp_path / "runs" / "report")
+    _sweep_sections(w, tmp_path / "runs")
+    text = "\n".join(w.lines)
+    row = next(line for line in text.splitlines() if line.startswith("| `background` | `jtt`"))
+    assert "`jtt` (upweight=50 of 20, 50, 100)" in row and "50.0 ± 1.4%" in row
+    assert "knowing nothing: `jtt` (upweight=50) 51.0 ± 1.4%" in text
+    assert "(and `strategy.jtt.upweight`, where the sweep tries several values of it)" in text
+    assert "| `background` | `jtt` (upweight=100 of 20, 50, 100) |" in text  # every value tried is listed
+
+
 def test_the_suite_table_and_headline_and_the_readme_block(tmp_path):
     runs = _suite(tmp_path)
     w = Writer(runs, runs / "report")

@@ -177,6 +177,8 @@ def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
     ('name = "b"\n[[grid]]\nseed = [0, 0]\n', "twice"),
     ('name = "b"\n[[grid]]\nseed = 0\n', "grid"),
     ('name = "b"\n[[grid]]\n"train.epochz" = [1]\n', "train.epochz"),
+    ('name = "b"\nchoose = ["data.protocol"]\n[axes]\nseed = [0]\n', "cannot be chosen"),
+    ('name = "b"\nchoose = ["lr"]\n[axes]\nseed = [0]\n', "not a training key"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
     path = tmp_path / "bad.toml"

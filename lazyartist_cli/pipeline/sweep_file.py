@@ -26,6 +26,10 @@ A sweep file (TOML)::
     "train.strategy" = "consistency"
     seed = 2
 
+    choose = ["train.lr", "strategy.jtt.upweight"]   # optional (default: the learning rate): keys whose value
+                                     # each method's own checkpoint rule chooses in the report (the highest mean
+                                     # rule score over seeds, never hard data); the other keys stay apart
+
 Points are the Cartesian product of the axes, minus the excluded ones, plus the included
 ones, plus each extra grid's product, in that order (``exclude`` applies to the axes only). Each point is one ordinary run (trained with ``run_train``, scored with
 ``run_eval``) named ``<name>-<key>_<value>-...`` (the last part of each key), so every other
@@ -68,6 +72,22 @@ class SweepFile(BaseModel):
     include: list[dict[str, Any]] = Field(default_factory=list)
     grid: list[dict[str, list[Any]]] = Field(default_factory=list)
     exclude: list[dict[str, Any]] = Field(default_factory=list)
+    choose: list[str] = Field(default_factory=lambda: ["train.lr"], description=(
+        "keys whose value each method's own checkpoint rule chooses in the report (the highest mean score of its "
+        "selected checkpoints over seeds; never hard data); points that differ in other keys stay apart"))
+
+    @field_validator("choose")
+    @classmethod
+    def _choose(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a key is listed twice")
+        for key in v:
+            if key.startswith("data.") or key in ("seed", "train.seed", "train.strategy"):
+                raise ValueError(f"{key!r} cannot be chosen by a checkpoint rule: data keys define the protocol, the "
+                                 "seed is replicated, the strategy is what is compared")
+            if not (key.startswith("train.") or key.startswith("strategy.")):
+                raise ValueError(f"{key!r} is not a training key (train.* or strategy.*)")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from ...strategies.base import KNOWLEDGE
 from .intervals import _row_ci
@@ -22,11 +22,16 @@ def is_suite(data: dict[str, Any]) -> bool:
     return "data.protocol" in data.get("axes", {}) and any(p.get("knows") for p in data.get("points", []))
 
 
-def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) -> list[dict[str, Any]]:
-    """Points grouped by everything but the seed (and the learning rate): per group the runs and each score's
-    values over seeds. A point stored before rows carried their rule's score gets it from its run's history."""
+def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None,
+                 choose: Iterable[str] = ("train.lr",)) -> list[dict[str, Any]]:
+    """Points grouped by everything but the seed: per group the runs and each score's values over seeds. The keys
+    in ``choose`` (the sweep file's, by default the learning rate) are left out of the group's label: groups that
+    differ only in them form one family, in which the method's own rule chooses (``choose_learning_rates``); each
+    group's values of them other than the rate are its ``picks``. A point stored before rows carried their rule's
+    score gets it from its run's history."""
     from ..selection import selection_score
 
+    chosen_keys = {f"axis:{k}" for k in choose} | {"axis:train.lr"}
     groups: dict[tuple, dict[str, Any]] = {}
     for p in points:
         if p.get("status") == "failed" or p.get("test_hard") is None:
@@ -35,7 +40,8 @@ def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) 
         g = groups.setdefault(axes, {"protocol": p.get("protocol"), "strategy": p.get("strategy"), "knows": p.get("knows"),
                                      "select": p.get("select"), "lr": p.get("lr"), "input": p.get("input", "rgb"),
                                      "label": ", ".join(f"{k[5:]}={v}" for k, v in axes if k not in (
-                                         "axis:data.protocol", "axis:train.strategy", "axis:train.lr")),
+                                         "axis:data.protocol", "axis:train.strategy", *chosen_keys)),
+                                     "picks": {k[5:]: p[k] for k in p if k in chosen_keys and k != "axis:train.lr"},
                                      "runs": [], "values": {}})
         if p.get("selection_score") is None and runs_dir is not None and (runs_dir / p["run"] / "config.json").is_file():
             p = {**p, "selection_score": selection_score(runs_dir / p["run"], p.get("checkpoint_epoch"))}
@@ -45,6 +51,16 @@ def suite_groups(points: list[dict[str, Any]], runs_dir: Optional[Path] = None) 
         for key in ("val", "test_easy", "test_hard", "unbiased", "worst_group", "selection_score"):
             g["values"].setdefault(key, []).append(p.get(key))
     return list(groups.values())
+
+
+def method_name(g: dict[str, Any]) -> str:
+    """The method as the tables name it: its strategy, the options that set it apart, and the values its rule chose
+    of the other keys the sweep lets it choose (with the values it chose from)."""
+    picks = [f"{k.split('.')[-1]}={v}" + (f" of {', '.join(str(x) for x in g['options'][k])}"
+                                          if len(g.get("options", {}).get(k, ())) > 1 else "")
+             for k, v in g.get("picks", {}).items()]
+    extra = ", ".join(x for x in (g["label"], *picks) if x)
+    return f"`{g['strategy']}`" + (f" ({extra})" if extra else "")
 
 
 def _train_seconds(run: Path) -> Optional[float]:
@@ -76,9 +92,10 @@ def _cost(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
 
 
 def choose_learning_rates(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One learning rate per (protocol, method, other options), chosen by the method's own checkpoint rule: the
-    highest mean over seeds of the score that rule gave the selected checkpoints (easy val, recoloured val or
-    worst-group val; never hard data). Marks each group ``chosen`` and ``of`` (the rates it was chosen from)."""
+    """One learning rate (and one value of each other key the sweep lets the rule choose) per (protocol, method,
+    other options), chosen by the method's own checkpoint rule: the highest mean over seeds of the score that rule
+    gave the selected checkpoints (easy val, recoloured val or worst-group val; never hard data). Marks each group
+    ``chosen``, ``of`` (the rates it was chosen from) and ``options`` (the values of its other chosen keys)."""
     families: dict[tuple, list[dict[str, Any]]] = {}
     for g in groups:
         families.setdefault((g["protocol"], g["strategy"], g["label"], g["input"]), []).append(g)
@@ -90,8 +107,15 @@ def choose_learning_rates(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = max(fam, key=score)
         for g in fam:
             g["chosen"] = g is best
-            g["of"] = sorted(x["lr"] for x in fam if x["lr"] is not None)
+            g["of"] = sorted({x["lr"] for x in fam if x["lr"] is not None})
+            g["options"] = {k: sorted({x["picks"][k] for x in fam if k in x["picks"]}, key=_order) for k in g["picks"]}
     return groups
+
+
+def _order(value: Any) -> tuple:
+    """Numbers in their order, before any other value in its text's order."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (0, value, "") if number else (1, 0, str(value))
 
 
 def _lr_figure(groups: list[dict[str, Any]], path: Path) -> Optional[Path]:
@@ -131,9 +155,10 @@ def _ci(vals: list[float], n_hard: Optional[int]) -> str:
 
 def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
     """The suite's table and headline; returns the headline lines (for the summary)."""
-    groups = choose_learning_rates(suite_groups(data["points"], w.runs_dir))
+    groups = choose_learning_rates(suite_groups(data["points"], w.runs_dir, data.get("choose", ["train.lr"])))
     every = groups
-    several = any(len(g["of"]) > 1 for g in groups)
+    several = any(len(g["of"]) > 1 or any(len(v) > 1 for v in g["options"].values()) for g in groups)
+    others = [k for k in data.get("choose", []) if k != "train.lr" and any(k in g["picks"] for g in groups)]
     groups = [g for g in groups if g["chosen"]]
     protocols = list(dict.fromkeys(str(p) for p in data["axes"]["data.protocol"]))
     order = {k: i for i, k in enumerate(KNOWLEDGE)}
@@ -147,9 +172,11 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
         "groups from test_easy, the others from test_hard; LfF's unbiased accuracy), *worst group* the lowest of them; "
         "bias-conflicting accuracy is the hard-test column (every test_hard image conflicts). Mean ± sample std over "
         "seeds; the 95% CI is a t-interval over seeds, or a bootstrap over the test_hard images for one seed. "
-        + ("Each method's learning rate is chosen per protocol by its own checkpoint rule (the highest mean rule score "
-           "of its selected checkpoints over seeds; never hard data), the baseline's included; the rates tried and the "
-           "rest of every method's options are as configured (*as configured*: nothing else was tuned on this suite)."
+        + ("Each method's learning rate" + (" (and " + ", ".join(f"`{k}`" for k in others) + ", where the sweep tries "
+           "several values of it)" if others else "") + " is chosen per protocol by its own checkpoint rule (the highest "
+           "mean rule score of its selected checkpoints over seeds; never hard data), the baseline's included; the "
+           "values tried and the rest of every method's options are as configured (*as configured*: nothing else was "
+           "tuned on this suite)."
            if several else "Methods ran with their default options and learning rates (*as configured*: none was "
            "tuned on this suite)."))
     w.p()
@@ -160,8 +187,9 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
                                        .get("train", {}).get("dataset"))  # points stored before rows named it
         meta = _load(w.runs_dir / "datasets" / str(dataset) / "metadata.json") or {}
         n_hard = meta.get("sizes", {}).get("test_hard")  # the images a single run's bootstrap resamples
-        name = f"`{g['strategy']}`" + (f" ({g['label']})" if g["label"] else "")
-        w.num(f"suite.{g['protocol']}.{g['strategy']}{'.' + g['label'] if g['label'] else ''}.test_hard",
+        name = method_name(g)
+        tag = ", ".join(x for x in (g["label"], *(f"{k}={v}" for k, v in g["picks"].items())) if x)
+        w.num(f"suite.{g['protocol']}.{g['strategy']}{'.' + tag if tag else ''}.test_hard",
               statistics.fmean(v["test_hard"]), src)
         lr = f"{g['lr']:g}" if g["lr"] else "—"
         if len(g["of"]) > 1:
@@ -197,11 +225,11 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
             "sweep) saw another load: ratios of runs trained side by side are the comparable part.")
         w.p()
     if several:
-        w.p("Every learning rate tried (the chosen one in bold; *rule score* is the mean score of the selected "
+        w.p("Every learning rate" + (" and option value" if others else "") + " tried (the chosen one in bold; *rule score* is the mean score of the selected "
             "checkpoints under the method's own rule, which made the choice):")
         w.p()
         w.table(["protocol", "method", "lr", "seeds", "rule score", "easy val", "hard test"], [
-            [f"`{g['protocol']}`", f"`{g['strategy']}`" + (f" ({g['label']})" if g["label"] else ""),
+            [f"`{g['protocol']}`", method_name(g) + (" **chosen**" if g["chosen"] and g["picks"] else ""),
              (f"**{g['lr']:g}**" if g["chosen"] else f"{g['lr']:g}") if g["lr"] else "—", str(len(g["runs"])),
              _cell(g["values"]["selection_score"]), _cell(g["values"]["val"]), _cell(g["values"]["test_hard"])]
             for g in every])
@@ -223,7 +251,9 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
             cands = [g for g in mine if g["knows"] == knows and g["strategy"] != "erm"]
             if cands:
                 top = max(cands, key=lambda g: statistics.fmean(g["values"]["test_hard"]))
-                best.append(f"knowing {knows}: `{top['strategy']}` {_cell(top['values']['test_hard'])}")
+                picks = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in top["picks"].items())
+                best.append(f"knowing {knows}: `{top['strategy']}`{f' ({picks})' if picks else ''} "
+                            f"{_cell(top['values']['test_hard'])}")
         headline.append(f"`{proto}`: {lazy}best hard test " + ("; ".join(best) if best else "(no method)"))
     w.p("**Best method per knowledge class and protocol** (highest hard-test mean: a pick made on test_hard, "
         "for reading the table only; nothing was selected on it):")

@@ -53,7 +53,8 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
 def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
     """A sweep over the learning rate: the rate each configuration's own checkpoint rule chooses (the highest mean rule
     score over seeds; never hard data), and for plain ERM on colour inputs whether it is lazy at that rate."""
-    groups = [g for g in choose_learning_rates(suite_groups(data["points"], w.runs_dir)) if g["chosen"]]
+    groups = [g for g in choose_learning_rates(suite_groups(data["points"], w.runs_dir, data.get("choose", ["train.lr"])))
+              if g["chosen"]]
     if not groups:
         return
     w.p("The learning rate each configuration's own checkpoint rule chooses (the highest mean rule score of its "
