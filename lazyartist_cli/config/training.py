@@ -116,7 +116,8 @@ class TrainConfig(Section):
         "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
         "proxy's prediction; no bias labels; strategies with a proxy: jtt, ula); auto: the strongest rule the strategy's "
         "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
-        "generator: val-recolored; group labels: val-worst-group)")
+        "generator: val-recolored; group labels on all training data: val-worst-group; dfr: val for its base "
+        "model, its refit's C chosen on held-out worst-group accuracy)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")

@@ -26,8 +26,9 @@ the groups (label, the frozen identification model's prediction), uLA's bias-uns
 stand-in for worst-group val (``two_stage.py``). Easy val accuracy (``val``) would reward
 the shortcut on a val split that is 95-99% bias-aligned: at 1% conflicting on the background
 protocol it chose epoch 2 on each of seeds 0-2 (0.1 +- 0.1% hard; the runs of suite-1pct.toml
-before this rule). T and lambda_up keep the values below, not tuned, so its
-results hold "as configured".
+before this rule, i.e. run with train.select = "val"). T keeps the value below, not tuned;
+suite-1pct.toml lets this same rule choose lambda_up from the paper's {20, 50, 100} (the sweep
+file's `choose`); elsewhere it keeps 20, "as configured".
 
 Options: ``identify_epochs`` (T), ``upweight`` (lambda_up).
 """
