@@ -59,6 +59,26 @@ def test_decoy_draws_the_class_shade_in_one_corner_and_nothing_else():
         assert set(img[i, 0][mask[i]].tolist()) == {255 - 25 * b}
         assert img[i, 0][~mask[i]].sum().item() == 0
     assert mask[0, 0, 0] and mask[1, 0, 27] and mask[2, 27, 0] and mask[3, 27, 27]
+    big = proto.compose(digits, bias, torch.zeros(10, 3), {"corner": corner}, ProtocolOptions(patch_size=8))
+    assert (big[:, 0] > 0).flatten(1).sum(1).tolist() == [64] * 4  # 8x8 (every shade, 30 for class 9 too, is > 0)
+    assert big[3, 0, 20, 20] == 255 - 25 * 5 and big[3, 0, 19, 19] == 0  # bottom-right: rows and columns 20..27
+
+
+def test_patch_size_counts_only_off_its_default_on_decoy():
+    from lazyartist_cli.config import validate_config
+    from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
+
+    default = validate_config({"data": {"protocol": "decoy"}})
+    four = validate_config({"data": {"protocol": "decoy", "patch_size": 4}})
+    eight = validate_config({"data": {"protocol": "decoy", "patch_size": 8}})
+    fg8 = validate_config({"data": {"patch_size": 8}})
+    assert "patch_size" not in resolved_config(default)["data"] and resolved_config(eight)["data"]["patch_size"] == 8
+    assert comparable_config(resolved_config(four)) == comparable_config(resolved_config(default))
+    assert comparable_config(resolved_config(eight)) != comparable_config(resolved_config(default))
+    assert "patch_size" not in resolved_config(fg8)["data"]  # a knob only decoy reads
+    fp = [c.data.build_fingerprint(0) for c in (default, four, eight)]
+    assert fp[0] == fp[1] != fp[2]
+
 
 
 def test_lff_colour_noise_has_the_stated_std_and_multiplies_the_stroke():

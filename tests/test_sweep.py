@@ -67,7 +67,7 @@ def test_points_names_and_files(base):
     for f in ("results.json", "results.csv", "results.png"):
         assert (runs / "sweeps" / "t" / f).is_file()
     assert (runs / "sweeps" / "t" / "results.csv").read_text().count("\n") == 5
-        assert [g["n"] for g in res["summary"]["groups"]] == [2, 2]
+    assert [g["n"] for g in res["summary"]["groups"]] == [2, 2]
     assert res["choose"] == ["train.lr"]  # the default: the report lets each method's rule choose only its rate
     again = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(runs), "--json", "-q"])
     assert [p["status"] for p in json.loads(again.stdout)["points"]] == ["reused"] * 4

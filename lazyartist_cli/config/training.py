@@ -30,6 +30,7 @@ class DataConfig(Section):
         "foreground", description="how the bias is drawn (data/protocols/): foreground | background | lff (colour) | "
         "decoy (a corner patch's shade) | texture (a background grating's orientation)")
     color_std: float = Field(0.005, ge=0.0, le=1.0, description="std of the per-image colour noise of the lff protocol")
+    patch_size: int = Field(4, ge=1, le=14, description="side in pixels of the decoy protocol's corner patch (4: Decoy-MNIST's)")
     correlation: float = Field(0.95, ge=0.0, le=1.0)
     assignment: Literal["exact", "bernoulli"] = Field(
         "exact", description="exact: round(correlation * n) aligned images per class; bernoulli: each image independently")
@@ -87,6 +88,7 @@ class DataConfig(Section):
             "stripe_prob": self.stripe_prob,
             # protocols of the suite: only the knobs they read (the older protocols keep their fingerprints)
             **({"color_std": self.color_std} if self.protocol == "lff" else {}),
+            **({"patch_size": self.patch_size} if self.protocol == "decoy" and self.patch_size != 4 else {}),
             # only when exact: a Bernoulli dataset built before the option existed keeps its fingerprint
             **({"assignment": self.assignment} if self.assignment != "bernoulli" else {}),
         }

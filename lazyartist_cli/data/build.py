@@ -36,6 +36,7 @@ def color_split(
     textures: Optional[dict[str, torch.Tensor]] = None,
     keep_textures: bool = False,
     color_std: float = 0.0,
+    patch_size: int = 4,
 ) -> tuple[Split, Optional[dict[str, torch.Tensor]]]:
     """Draw ``digits`` (N, 28, 28) uint8 with bias values ``colors`` under ``protocol``
     (``protocols/``; on a colour protocol ``colors`` index the palette).
@@ -46,7 +47,7 @@ def color_split(
     corners, colour noise) is drawn chunk by chunk unless given; ``keep_textures``
     returns it for reuse (test_hard reuses test_easy's)."""
     proto = get_protocol(protocol)
-    opts = ProtocolOptions(stripe_prob=stripe_prob, color_std=color_std)
+    opts = ProtocolOptions(stripe_prob=stripe_prob, color_std=color_std, patch_size=patch_size)
     n = digits.shape[0]
     images = torch.empty(n, 3, *digits.shape[1:], dtype=torch.uint8)
     kept: dict[str, list[torch.Tensor]] = {}
@@ -87,6 +88,7 @@ def build_splits(
     progress: Optional[Callable[[str], None]] = None,
     assignment: str = "exact",
     color_std: float = 0.0,
+    patch_size: int = 4,
 ) -> dict[str, Split]:
     """All four splits as dicts of tensors (see ``dataset.py`` for the format)."""
     gen = torch.Generator().manual_seed(seed)
@@ -98,18 +100,18 @@ def build_splits(
     for name, idx in (("train", train_idx), ("val", val_idx)):
         colors, _ = assign_colors(train_labels[idx], correlation, gen, assignment=assignment)
         out[name], _ = color_split(train_images[idx], train_labels[idx], colors, palette, protocol, gen, stripe_prob,
-                                  color_std=color_std)
+                                  color_std=color_std, patch_size=patch_size)
         if progress:
             progress(name)
     digits, labels = test_images[test_idx], test_labels[test_idx]
     easy_colors, _ = assign_colors(labels, correlation, gen, assignment=assignment)
     hard_colors = conflicting_colors(labels, gen)
     out["test_easy"], textures = color_split(digits, labels, easy_colors, palette, protocol, gen, stripe_prob, keep_textures=True,
-                                            color_std=color_std)
+                                            color_std=color_std, patch_size=patch_size)
     if progress:
         progress("test_easy")
     out["test_hard"], _ = color_split(digits, labels, hard_colors, palette, protocol, gen, stripe_prob, textures,
-                                     color_std=color_std)
+                                     color_std=color_std, patch_size=patch_size)
     if progress:
         progress("test_hard")
     return out

@@ -80,7 +80,7 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
         torch.from_numpy(raw.test_images), torch.from_numpy(raw.test_labels),
         d.palette_rgb(), d.correlation, d.n_train, d.n_val, d.n_test, seed,
         d.protocol, d.stripe_prob, progress=lambda name: reporter.update("build", 1), assignment=d.assignment,
-        color_std=d.color_std,
+        color_std=d.color_std, patch_size=d.patch_size,
     )
     reporter.done("build")
     build_seconds = time.perf_counter() - t0
@@ -105,7 +105,8 @@ def _run_make_data(cfg: RunConfig, runs_dir: Path, force: bool, reporter: Report
             "seed": seed,
             "protocol": d.protocol,
             "bias": {"kind": proto.kind, "names": proto.bias_names(d.palette), "description": proto.description,
-                     **({"color_std": d.color_std} if d.protocol == "lff" else {})},
+                     **({"color_std": d.color_std} if d.protocol == "lff" else {}),
+                     **({"patch_size": d.patch_size} if d.protocol == "decoy" else {})},
             "base": {"name": d.base, "source": raw.source, "payload_sha256": raw.payload_sha256},
             "split_sha256": hashes,
             "fingerprint": fingerprint,

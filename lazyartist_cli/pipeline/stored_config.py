@@ -24,6 +24,8 @@ def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
     data = out.get("data", {})
     if isinstance(data, dict) and data.get("protocol", "foreground") != "lff":
         data.pop("color_std", None)  # read by lff only (configs stored while it was kept everywhere compare equal)
+    if isinstance(data, dict) and (data.get("protocol") != "decoy" or data.get("patch_size", 4) == 4):
+        data.pop("patch_size", None)  # read by decoy only; its default is how configs stored before it read
     for path in RESUME_FREE:
         node = out
         for key in path[:-1]:
@@ -39,6 +41,8 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     resolved = cfg.model_dump(mode="json", include=set(TRAINING_SECTIONS))
     if resolved["data"]["protocol"] != "lff":  # a knob only lff reads: runs of the other protocols keep their configs
         resolved["data"].pop("color_std", None)
+    if resolved["data"]["protocol"] != "decoy" or resolved["data"]["patch_size"] == 4:  # decoy's knob, stored off its default
+        resolved["data"].pop("patch_size", None)
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)

@@ -10,10 +10,12 @@ import torch
 @dataclass(frozen=True)
 class ProtocolOptions:
     """Knobs of the generator (``[data]``): the share of striped backgrounds (foreground and
-    background protocols) and the std of the per-image colour noise (``lff``)."""
+    background protocols), the std of the per-image colour noise (``lff``) and the side of the
+    corner patch (``decoy``)."""
 
     stripe_prob: float = 0.3
     color_std: float = 0.0
+    patch_size: int = 4
 
 
 class Protocol:
