@@ -27,7 +27,7 @@ stand-in for worst-group val (``two_stage.py``). Easy val accuracy (``val``) wou
 the shortcut on a val split that is 95-99% bias-aligned: at 1% conflicting on the background
 protocol it chose epoch 2 on each of seeds 0-2 (0.1 +- 0.1% hard; the runs of suite-1pct.toml
 before this rule, i.e. run with train.select = "val"). T keeps the value below, not tuned;
-suite-1pct.toml lets this same rule choose lambda_up from the paper's {20, 50, 100} (the sweep
+suite-1pct.toml lets this same rule choose lambda_up from {20, 100}, the ends of the official code's grid {20, 50, 100} (the sweep
 file's `choose`); elsewhere it keeps 20, "as configured".
 
 Options: ``identify_epochs`` (T), ``upweight`` (lambda_up).
