@@ -3,8 +3,9 @@
     python scripts/readme_sweep.py runs/report/REPORT.md README.md lffrepro "lazy sweep lff-repro.toml --executor process --workers 2"
 
 Replaces the block between ``<!-- sweep:NAME:begin -->`` and ``<!-- sweep:NAME:end -->`` with the first table of
-the report's ``### Sweep `NAME` `` subsection (mean ± std over seeds per point), preceded by the command that
-produced the runs, so that no number in the README is typed by hand.
+the report's ``### Sweep `NAME` `` subsection (mean ± std over seeds per point) and, where the sweep file names
+published numbers (``[reference]``), the comparison with them, preceded by the command that produced the runs, so
+that no number in the README is typed by hand.
 """
 
 import sys
@@ -13,16 +14,27 @@ from pathlib import Path
 from readme_results import lines_while, replace_block  # the same block replacement (scripts/ is on the path when run)
 
 
+REFERENCE = "Against the published numbers"
+
+
 def sweep_table(text: str, name: str) -> list[str]:
-    """The first Markdown table under the report's heading for sweep ``name``."""
+    """The first Markdown table under the report's heading for sweep ``name``, and, where the sweep file names
+    published numbers, the sentence and table that compare the points with them."""
     heading = f"### Sweep `{name}`"
     if heading not in text:
         raise SystemExit(f"no sweep {name!r} in the report (run it, then `lazy report`)")
     lines = text[text.index(heading):].splitlines()
+    end = next((i for i, line in enumerate(lines[1:], 1) if line.startswith("#")), len(lines))
+    lines = lines[:end]  # this sweep's subsection only
     first = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
     if first is None:
         raise SystemExit(f"sweep {name!r} has no table in the report")
-    return lines_while(lines[first:], "|")
+    out = lines_while(lines[first:], "|")
+    ref = next((i for i, line in enumerate(lines) if line.startswith(REFERENCE)), None)
+    if ref is not None:
+        table = next(i for i, line in enumerate(lines[ref:], ref) if line.startswith("|"))
+        out += ["", lines[ref], "", *lines_while(lines[table:], "|")]
+    return out
 
 
 def main() -> None:

@@ -317,3 +317,17 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(small_datas
     res = CliRunner().invoke(app, ["train", "--runs-dir", str(runs), "--name", "diverges", "--epochs", "1", "--device", "cpu"])
     assert res.exit_code == 1 and "not finite" in res.output
     assert not (runs / "diverges").exists()  # no config-only run that a study or sweep would resume
+
+
+def test_the_last_rule_keeps_the_final_epoch_and_gives_no_score_to_compare_by(trained):
+    from lazyartist_cli.pipeline.selection import selection_score
+
+    runs, out = trained
+    res = invoke(runs, "train", "--strategy", "erm", "--epochs", "3", "--name", "sel-last", "--select", "last",
+                 "-q", "--json", "--set", "train.lr=0.004")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    assert r["best"]["rule"] == "last" and r["best_epoch"] == 3 and r["best"]["score"] == 3  # the epoch, not an accuracy
+    assert selection_score(runs / "sel-last", 3) is None  # a sweep cannot rank rates by it
+    base_history = [json.loads(line) for line in (runs / "base" / "history.jsonl").read_text().splitlines()]
+    assert selection_score(runs / "base", out["best_epoch"]) == base_history[out["best_epoch"] - 1]["val_acc"]

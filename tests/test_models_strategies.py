@@ -91,3 +91,15 @@ def test_eval_mode_restores_the_mode_also_on_error():
         with pytest.raises(RuntimeError), eval_mode(model):
             raise RuntimeError("boom")
         assert model.training is start
+
+
+def test_the_mlp_input_divisor_divides_the_image_as_lffs_code_does():
+    from lazyartist_cli.models import build_model, resolve_options
+
+    assert resolve_options("mlp", {}) == {"width": 100, "input_divisor": 1.0}
+    torch.manual_seed(0)
+    lff_code = build_model("mlp", options={"input_divisor": 255})
+    plain = build_model("mlp")
+    plain.load_state_dict(lff_code.state_dict())
+    x = torch.rand(4, 3, 28, 28)
+    assert torch.equal(lff_code(x), plain(x / 255)) and not torch.allclose(lff_code(x), plain(x))

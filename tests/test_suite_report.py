@@ -141,7 +141,10 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
 def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
     report = tmp_path / "REPORT.md"
     report.write_text("### Sweep `other`\n\n| point | x |\n|---|---|\n| a | 1 |\n\n### Sweep `lffrepro`\n\ntext\n\n"
-                      "| point | unbiased |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 ± 1.0% |\n\nafter\n")
+                      "| point | unbiased |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 ± 1.0% |\n\nafter\n\n"
+                      "Against the published numbers (P; *unbiased* accuracy, %): 0 of 1 points within 3 points.\n\n"
+                      "| point | ours |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 |\n\n### Sweep `next`\n\n"
+                      "Against the published numbers (Q)\n\n| point | ours |\n|---|---|\n| z | 1 |\n")
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- sweep:lffrepro:begin -->\nold\n<!-- sweep:lffrepro:end -->\nb\n")
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_sweep.py"), str(report), str(readme), "lffrepro",
@@ -149,6 +152,8 @@ def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
     assert res.returncode == 0, res.stderr
     body = readme.read_text()
     assert "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in body and "| a | 1 |" not in body and "old" not in body
+    assert "0 of 1 points within 3 points.\n\n| point | ours |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 |" in body
+    assert "(Q)" not in body and "| z | 1 |" not in body  # the next sweep's comparison stays out
     assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
 
 

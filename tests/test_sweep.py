@@ -180,6 +180,12 @@ def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
     ('name = "b"\n[[grid]]\n"train.epochz" = [1]\n', "train.epochz"),
     ('name = "b"\nchoose = ["data.protocol"]\n[axes]\nseed = [0]\n', "cannot be chosen"),
     ('name = "b"\nchoose = ["lr"]\n[axes]\nseed = [0]\n', "not a training key"),
+    ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\npoints = [{ match = { "train.lr" = 1 }, value = 5 }]\n',
+     "reference.points.0.match: 'train.lr' is not a key"),
+    ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\npoints = [{ match = { seed = 0 }, value = 500 }]\n',
+     "reference.points.0.value"),
+    ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\nmetric = "magic"\npoints = [{ match = { seed = 0 }, value = 5 }]\n',
+     "reference.metric"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
     path = tmp_path / "bad.toml"
@@ -239,3 +245,31 @@ def test_summary_over_seeds_and_the_two_axis_heatmap(tmp_path):
     assert sweep_figure(sm, "test_hard", tmp_path / "heat.png", "t").is_file()
     one = summarise([r for r in rows if r["axis:train.lr"] == 0.1], "test_hard")
     assert sweep_figure({**one, "axes": ["train.strategy"]}, "test_hard", tmp_path / "line.png", "t").is_file()
+
+
+def test_a_reference_sets_published_numbers_beside_the_points_they_match(tmp_path):
+    from lazyartist_cli.pipeline.report.sweeps import _reference
+    from lazyartist_cli.pipeline.report.writer import Writer
+    from lazyartist_cli.pipeline.sweep import summarise
+
+    def row(strategy, select, seed, unbiased):
+        return {"run": f"r{strategy}{select}{seed}", "axis:train.strategy": strategy, "axis:seed": seed,
+                **({"axis:train.select": select} if select else {}), "status": "ran", "val": 0.9, "test_easy": 0.9,
+                "test_hard": 0.5, "unbiased": unbiased}
+
+    rows = [row("erm", None, 0, 0.78), row("erm", None, 1, 0.80), row("erm", "last", 0, 0.70), row("erm", "last", 1, 0.72),
+            row("lff", None, 0, 0.90), row("lff", None, 1, 0.90)]
+    data = {"sweep": "rep", "summary": summarise(rows, "test_hard"),
+            "reference": {"source": "Paper, Table 1", "metric": "unbiased", "tolerance": 3.0,
+                          "points": [{"match": {"train.strategy": "erm"}, "value": 77.0, "std": 1.0},
+                                     {"match": {"train.strategy": "lff", "train.select": "last"}, "value": 50.0}]}}
+    w = Writer(tmp_path, tmp_path)
+    w.h(2, "5. Sweeps")
+    _reference(w, data, tmp_path / "results.json")
+    text = "\n".join(w.lines)
+    # both erm variants match the erm number (+2.0 within 3, -6.0 not); no lff point has select=last: no row for 50.0
+    assert "(Paper, Table 1; *unbiased* accuracy, %): 1 of 2 points within 3 points" in text
+    assert "| train.strategy=erm | 2 | 79.0 ± 1.4 | 77.00 ± 1.00 | +2.0 | yes |" in text
+    assert "| train.strategy=erm, train.select=last | 2 | 71.0 ± 1.4 | 77.00 ± 1.00 | -6.0 | **no** |" in text
+    assert "50.00" not in text and "lff" not in text
+    assert [n["value"] for n in w.numbers] == pytest.approx([0.02, -0.06])

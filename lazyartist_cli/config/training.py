@@ -112,11 +112,12 @@ class TrainConfig(Section):
                                 "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
     weight_decay: float = Field(0.0, ge=0)
-    select: Literal["auto", "val", "val-recolored", "val-worst-group", "val-pseudo-group"] = Field(
+    select: Literal["auto", "val", "val-recolored", "val-worst-group", "val-pseudo-group", "last"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
         "recoloured by colour transforms; the worst group's val accuracy (needs group labels on val; groups "
         "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
-        "proxy's prediction; no bias labels; strategies with a proxy: jtt, ula); auto: the strongest rule the strategy's "
+        "proxy's prediction; no bias labels; strategies with a proxy: jtt, ula); last: the final epoch, scored by nothing "
+        "(what LfF's and many papers' code keep); auto: the strongest rule the strategy's "
         "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
         "generator: val-recolored; group labels on all training data: val-worst-group; dfr: val for its base "
         "model, its refit's C chosen on held-out worst-group accuracy)")

@@ -3,6 +3,10 @@
 layers of ``hidden`` units (100 in the paper) with ReLU, a linear head. Used for the
 reproduction check on the ``lff`` protocol; it has no convolution, so the analyses built
 on a conv layer (Grad-CAM) do not apply to it. Input (B, 3, 28, 28) -> logits (B, 10).
+
+``input_divisor`` divides the flattened image before the first layer (default 1). LfF's released MLP divides
+its input by 255 although its loader (``ToTensor``) has already scaled the image to [0, 1], so its network
+sees [0, 1/255]: ``input_divisor = 255`` reproduces that, for the reproduction check only.
 """
 
 import torch.nn as nn
@@ -14,22 +18,28 @@ from . import register
 class MLPOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     width: int = Field(100, ge=1, le=8192, description="units of each of the three hidden layers")
+    input_divisor: float = Field(1.0, gt=0, le=1e6, description="the flattened image is divided by this before the "
+                                 "first layer (LfF's released code: 255, on an image already in [0, 1])")
 
 
 class MLP(nn.Module):
-    def __init__(self, num_classes: int = 10, hidden: int = 100, inputs: int = 3 * 28 * 28):
+    def __init__(self, num_classes: int = 10, hidden: int = 100, inputs: int = 3 * 28 * 28, input_divisor: float = 1.0):
         super().__init__()
         self.flat = nn.Flatten()
+        self.input_divisor = float(input_divisor)
         self.fc1, self.act1 = nn.Linear(inputs, hidden), nn.ReLU()
         self.fc2, self.act2 = nn.Linear(hidden, hidden), nn.ReLU()
         self.fc3, self.act3 = nn.Linear(hidden, hidden), nn.ReLU()
         self.head = nn.Linear(hidden, num_classes)
 
     def forward(self, x):
-        h = self.act1(self.fc1(self.flat(x)))
+        x = self.flat(x)  # (B, 2352)
+        if self.input_divisor != 1.0:
+            x = x / self.input_divisor
+        h = self.act1(self.fc1(x))
         return self.head(self.act3(self.fc3(self.act2(self.fc2(h)))))
 
 
-@register("mlp", options=MLPOptions, defaults={"width": 100})
-def build(num_classes: int = 10, width: int = 100) -> nn.Module:
-    return MLP(num_classes, width)
+@register("mlp", options=MLPOptions, defaults={"width": 100, "input_divisor": 1.0})
+def build(num_classes: int = 10, width: int = 100, input_divisor: float = 1.0) -> nn.Module:
+    return MLP(num_classes, width, input_divisor=input_divisor)

@@ -2,7 +2,8 @@
 
 ``val`` (easy validation accuracy), ``val-recolored`` (validation images recoloured by colour transforms)
 ``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}) and ``val-pseudo-group`` (accuracy
-averaged over (class, a strategy's bias-proxy prediction), no bias labels); the score each rule
+averaged over (class, a strategy's bias-proxy prediction), no bias labels) and ``last`` (the final epoch, what
+LfF's released code keeps: it reads nothing, so its "score" is the epoch number); the score each rule
 reads from an epoch's history row, and the score a finished run's chosen checkpoint had.
 """
 
@@ -31,14 +32,17 @@ def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc",
-                 "val-pseudo-group": "val_pseudo_group_acc"}
+                 "val-pseudo-group": "val_pseudo_group_acc", "last": "epoch"}
+# rules whose score can rank one method's points (its rates) against each other: not ``last``, which scores nothing
+COMPARABLE_RULES = ("val", "val-recolored", "val-worst-group", "val-pseudo-group")
 
 
 def selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:
     """The score the run's checkpoint rule gave its chosen epoch (read back from history.jsonl): what a
     choice between points of one method (e.g. its learning rate) is made on, never hard data."""
     cfg = read_json(path / "config.json", "run config").get("config", {})
-    key = SCORE_OF_RULE.get(cfg.get("train", {}).get("select", "val"))
+    rule = cfg.get("train", {}).get("select", "val")
+    key = SCORE_OF_RULE.get(rule) if rule in COMPARABLE_RULES else None
     hist = path / "history.jsonl"
     if not epoch or key is None or not hist.is_file():
         return None

@@ -30,6 +30,12 @@ A sweep file (TOML)::
                                      # each method's own checkpoint rule chooses in the report (the highest mean
                                      # rule score over seeds, never hard data); the other keys stay apart
 
+    [reference]                      # optional: published numbers the points are compared with in the report
+    source = "Paper (authors, venue), Table 1"   # where the numbers were read: a citation, not a run
+    metric = "unbiased"              # the column compared (val | test_easy | test_hard | unbiased | worst_group | ...)
+    tolerance = 3.0                  # percentage points: a point "agrees" when |ours - published| <= tolerance
+    points = [{ match = { "train.strategy" = "erm" }, value = 77.63, std = 0.13 }]   # value, std in percent
+
 Points are the Cartesian product of the axes, minus the excluded ones, plus the included
 ones, plus each extra grid's product, in that order (``exclude`` applies to the axes only). Each point is one ordinary run (trained with ``run_train``, scored with
 ``run_eval``) named ``<name>-<key>_<value>-...`` (the last part of each key), so every other
@@ -75,6 +81,7 @@ class SweepFile(BaseModel):
     choose: list[str] = Field(default_factory=lambda: ["train.lr"], description=(
         "keys whose value each method's own checkpoint rule chooses in the report (the highest mean score of its "
         "selected checkpoints over seeds; never hard data); points that differ in other keys stay apart"))
+    reference: Optional[Reference] = Field(None, description="published numbers the report compares the points with")
 
     @field_validator("choose")
     @classmethod
@@ -110,6 +117,28 @@ class SweepFile(BaseModel):
                 raise ValueError("a [[grid]] table is empty")
             _check_lists(g, "grid key")
         return v
+
+
+REFERENCE_METRICS = ("val", "test_easy", "test_hard", "unbiased", "worst_group", "bias_conflicting", "aligned")
+
+
+class ReferencePoint(BaseModel):
+    """One published number: the sweep points it is compared with (every point whose values match) and the value."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    match: dict[str, Any] = Field(..., min_length=1, description="keys and values of the points this number is for")
+    value: float = Field(..., ge=0, le=100, description="the published mean, in percent")
+    std: Optional[float] = Field(None, ge=0, le=100, description="the published std, in percent (if given)")
+
+
+class Reference(BaseModel):
+    """Published numbers the sweep reproduces: a citation (``source``), never a run and never used to select."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    source: str = Field(..., min_length=1, description="where the numbers were read")
+    metric: Literal[REFERENCE_METRICS] = "unbiased"  # type: ignore[valid-type]
+    tolerance: float = Field(3.0, gt=0, le=100, description="percentage points within which a point agrees")
+    points: list[ReferencePoint] = Field(..., min_length=1)
 
 
 def _check_lists(v: dict[str, list[Any]], what: str) -> None:
@@ -205,6 +234,12 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
                                "remove it (the sweep's `name` is the prefix)"])
     if not assignments:
         raise ConfigError([f"{path}: the sweep has no points (give [axes], [[include]] or [[grid]])"])
+    known_keys = set(spec.axes) | {k for a in [*spec.include, *spec.grid] for k in a}
+    for i, ref in enumerate(spec.reference.points if spec.reference else []):
+        unknown = [k for k in ref.match if k not in known_keys]
+        if unknown:
+            raise ConfigError([f"{path}: reference.points.{i}.match: {unknown[0]!r} is not a key of the sweep's points "
+                               f"(keys: {', '.join(sorted(known_keys))})"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
     points, seen = [], {}
     for values in assignments:

@@ -39,7 +39,7 @@ def write_robust_training(ctx: ReportContext) -> None:
             "validation images recoloured by colour transforms (any hue, brightness, contrast and saturation jitter), used for strategies "
             "that already know the bias is colour; `val-worst-group` = the lowest validation accuracy over class x {aligned, conflicting}, "
             "for strategies that know group labels; `val-pseudo-group` = validation accuracy averaged over (class, bias proxy's prediction) "
-            "groups, no bias labels (uLA's rule, for strategies with a bias proxy). *Knows* says what a strategy is told about the bias. The oracle is **not a method**: it "
+            "groups, no bias labels (uLA's rule, for strategies with a bias proxy); `last` = the final epoch, scored by nothing. *Knows* says what a strategy is told about the bias. The oracle is **not a method**: it "
             "sees every image with its stroke recoloured to one fixed colour (from the stored digit), so it cannot see colour; it is a "
             "reference for this architecture without colour, not a bound on what shape allows (its learning rate was picked from two "
             "values on one seed, and it trains as many epochs as every run). Rows marked *extra* are runs found in the runs directory beyond the configured study.")

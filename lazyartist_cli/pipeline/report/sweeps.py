@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,43 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
             rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                          cell(g, "unbiased"), cell(g, "worst_group")])
         w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
+        if data.get("reference"):
+            _reference(w, data, src)
         if "train.lr" in data["axes"]:
             _rate_choices(w, data)
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
+
+
+def _matches(values: dict[str, Any], match: dict[str, Any]) -> bool:
+    return all(json.dumps(values.get(k), sort_keys=True) == json.dumps(v, sort_keys=True) for k, v in match.items())
+
+
+def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
+    """The sweep file's published numbers beside the points they are for: ours (mean ± std over seeds), theirs, the
+    difference and whether it is within the stated tolerance. A citation to compare with, never a selection."""
+    ref = data["reference"]
+    metric, tol = ref["metric"], ref["tolerance"]
+    rows, agree, total = [], 0, 0
+    for g in data["summary"]["groups"]:
+        for rp in ref["points"]:
+            if not _matches(g["values"], rp["match"]) or g.get(metric) is None:
+                continue
+            label = ", ".join(f"{k}={v}" for k, v in g["values"].items() if v is not None) or "all"
+            ours = 100 * g[metric]
+            diff = ours - rp["value"]
+            ok = abs(diff) <= tol
+            agree, total = agree + ok, total + 1
+            w.num(f"sweep.{data['sweep']}.{label}.{metric}_minus_published", diff / 100, src)
+            sd = g.get(f"{metric}_std")
+            rows.append([label, str(g["n"]), f"{ours:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else ""),
+                         f"{rp['value']:.2f}" + (f" ± {rp['std']:.2f}" if rp.get("std") is not None else ""),
+                         f"{diff:+.1f}", "yes" if ok else "**no**"])
+    if not rows:
+        return
+    w.p(f"Against the published numbers ({ref['source']}; *{metric}* accuracy, %): {agree} of {total} points within "
+        f"{tol:g} points. The published numbers are a citation from the sweep file, not a run of this tool:")
+    w.p()
+    w.table(["point", "seeds", f"ours ({metric})", "published", "difference", f"within {tol:g}"], rows)
 
 
 def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
