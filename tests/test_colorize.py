@@ -126,3 +126,19 @@ def test_a_bernoulli_dataset_keeps_the_fingerprint_it_had_before_the_option():
     old = load_config(None, {"data.assignment": "bernoulli"}).data.build_fingerprint(0)
     assert "assignment" not in old
     assert load_config(None, {}).data.build_fingerprint(0)["assignment"] == "exact"
+
+
+def test_balanced_assignment_spreads_each_classs_conflicting_images_evenly_as_lffs_generator():
+    g = torch.Generator().manual_seed(5)
+    labels = torch.randint(0, 10, (5_003,), generator=g)
+    colors, aligned = assign_colors(labels, 0.99, g, assignment="balanced")
+    counts = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, colors), torch.ones_like(labels), accumulate=True)
+    for k in range(10):
+        n_k = int((labels == k).sum())
+        assert int(counts[k, k]) == int(math.floor(0.99 * n_k + 0.5)) == int(aligned[labels == k].sum())
+        off = torch.cat([counts[k, :k], counts[k, k + 1:]])
+        assert int(off.sum()) == n_k - int(counts[k, k]) and int(off.max() - off.min()) <= 1  # even to one image
+    drawn = assign_colors(labels, 0.99, torch.Generator().manual_seed(5))[0]  # exact: each colour drawn at random
+    spread = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, drawn), torch.ones_like(labels), accumulate=True)
+    assert int((spread - torch.diag(spread.diagonal())).max()) - int(min(
+        int(torch.cat([spread[k, :k], spread[k, k + 1:]]).min()) for k in range(10))) > 1

@@ -23,7 +23,7 @@ PROTOCOLS = ("foreground", "background")
 STROKE_LIGHT = 0.95  # stroke intensity of the background protocol
 
 
-ASSIGNMENTS = ("exact", "bernoulli")
+ASSIGNMENTS = ("exact", "bernoulli", "balanced")
 
 
 def assign_colors(
@@ -37,8 +37,13 @@ def assign_colors(
     subset, take the class's colour, so every class (and the split) holds the stated
     correlation up to rounding. ``bernoulli``: each image independently with probability
     ``correlation`` (the datasets built before exact assignment; a 10,000-image split
-    then lands within about +-0.4 points of the target, e.g. 94.62% for 95%)."""
+    then lands within about +-0.4 points of the target, e.g. 94.62% for 95%). ``balanced``: as ``exact``,
+    and each class's conflicting images are split as evenly as rounding allows over the other colours (a
+    random subset each), as LfF's generator does (``make_attr_labels``: every off-diagonal (class, colour) group
+    of a class gets (1 - correlation) / (n_classes - 1) of it), instead of drawing each one's colour."""
     n = labels.shape[0]
+    if assignment == "balanced":
+        return _balanced(labels, correlation, generator, n_classes)
     if assignment == "bernoulli":
         aligned = torch.rand(n, generator=generator) < correlation
     elif assignment == "exact":
@@ -53,6 +58,20 @@ def assign_colors(
     shift = torch.randint(1, n_classes, (n,), generator=generator)
     colors = torch.where(aligned, labels, (labels + shift) % n_classes)
     return colors, aligned
+
+
+def _balanced(labels: torch.Tensor, correlation: float, generator: torch.Generator, n_classes: int
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    colors = labels.clone()
+    for k in range(n_classes):
+        members = torch.nonzero(labels == k).flatten()
+        members = members[torch.randperm(members.shape[0], generator=generator)]
+        conflicting = members[aligned_count(correlation, members.shape[0]):]
+        # the other colours, each a block of the (randomly ordered) conflicting images, sizes by cumulative rounding
+        edges = [math.floor(conflicting.shape[0] * j / (n_classes - 1) + 0.5) for j in range(n_classes)]
+        for j in range(n_classes - 1):
+            colors[conflicting[edges[j]:edges[j + 1]]] = (k + 1 + j) % n_classes
+    return colors, colors == labels
 
 
 def aligned_count(correlation: float, n: int) -> int:
