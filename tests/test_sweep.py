@@ -273,3 +273,15 @@ def test_a_reference_sets_published_numbers_beside_the_points_they_match(tmp_pat
     assert "| train.strategy=erm, train.select=last | 2 | 71.0 ± 1.4 | 77.00 ± 1.00 | -6.0 | **no** |" in text
     assert "50.00" not in text and "lff" not in text
     assert [n["value"] for n in w.numbers] == pytest.approx([0.02, -0.06])
+
+
+SWEEP_FILES = sorted(p for p in Path(__file__).resolve().parents[1].glob("*.toml")
+                     if p.name not in ("examples.toml", "pyproject.toml"))
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=[p.name for p in SWEEP_FILES])
+def test_every_sweep_file_of_the_repository_loads(path):
+    from lazyartist_cli.pipeline.sweep_file import load_sweep
+
+    sweep = load_sweep(path)  # a stale key or value in any point is a ConfigError naming it
+    assert sweep.points and all(p.config.train.name == p.name for p in sweep.points)

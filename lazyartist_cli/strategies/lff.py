@@ -8,7 +8,7 @@ sample by the relative difficulty W = L_b / (L_b + L_d), where L_b and L_d
 are exponential moving averages (0.7) of each sample's loss under the two
 models, each divided by the maximum EMA loss of the sample's class over the
 whole training set (as in the paper's code; a per-batch maximum, with ~13
-images of a class per batch, often has no counter-example of the class and
+images of a class per batch of 128, often has no counter-example of the class and
 drifts toward ERM). Samples the biased model fails on (the counter-examples)
 get the weight.
 
