@@ -3,7 +3,7 @@
     python scripts/readme_sweep.py runs/report/REPORT.md README.md lffrepro "lazy sweep lff-repro.toml --executor process --workers 2"
 
 Replaces the block between ``<!-- sweep:NAME:begin -->`` and ``<!-- sweep:NAME:end -->`` with the first table of
-the report's ``### Sweep `NAME` `` subsection (mean ± std over seeds per point) and, where the sweep file names
+the report's ``### Sweep `NAME` `` subsection (mean ± std over seeds per point) or, where the sweep file names
 published numbers (``[reference]``), the comparison with them, preceded by the command that produced the runs, so
 that no number in the README is typed by hand.
 """
@@ -18,8 +18,8 @@ REFERENCE = "Against the published numbers"
 
 
 def sweep_table(text: str, name: str) -> list[str]:
-    """The first Markdown table under the report's heading for sweep ``name``, and, where the sweep file names
-    published numbers, the sentence and table that compare the points with them."""
+    """The first Markdown table under the report's heading for sweep ``name``; where the sweep file names
+    published numbers, the sentence and table that compare the points with them instead (the report keeps both)."""
     heading = f"### Sweep `{name}`"
     if heading not in text:
         raise SystemExit(f"no sweep {name!r} in the report (run it, then `lazy report`)")
@@ -29,12 +29,11 @@ def sweep_table(text: str, name: str) -> list[str]:
     first = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
     if first is None:
         raise SystemExit(f"sweep {name!r} has no table in the report")
-    out = lines_while(lines[first:], "|")
     ref = next((i for i, line in enumerate(lines) if line.startswith(REFERENCE)), None)
-    if ref is not None:
-        table = next(i for i, line in enumerate(lines[ref:], ref) if line.startswith("|"))
-        out += ["", lines[ref], "", *lines_while(lines[table:], "|")]
-    return out
+    if ref is None:
+        return lines_while(lines[first:], "|")
+    table = next(i for i, line in enumerate(lines[ref:], ref) if line.startswith("|"))
+    return [lines[ref], "", *lines_while(lines[table:], "|")]
 
 
 def main() -> None:

@@ -151,9 +151,14 @@ def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
                           "lazy sweep lff-repro.toml"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     body = readme.read_text()
-    assert "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in body and "| a | 1 |" not in body and "old" not in body
+    # with published numbers, the block holds their comparison (the report keeps the full table)
     assert "0 of 1 points within 3 points.\n\n| point | ours |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 |" in body
+    assert "80.0 ± 1.0%" not in body and "| a | 1 |" not in body and "old" not in body
     assert "(Q)" not in body and "| z | 1 |" not in body  # the next sweep's comparison stays out
+    report.write_text(report.read_text().split("Against the published")[0])  # no [reference]: the first table
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_sweep.py"), str(report), str(readme), "lffrepro",
+                          "lazy sweep lff-repro.toml"], capture_output=True, text=True)
+    assert res.returncode == 0 and "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in readme.read_text()
     assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
 
 

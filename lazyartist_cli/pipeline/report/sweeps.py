@@ -41,7 +41,7 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
             continue
         rows = []
         for g in sm["groups"]:
-            label = ", ".join(f"{k}={v}" for k, v in g["values"].items()) or "all"
+            label = ", ".join(f"{k}={v}" for k, v in g["values"].items() if v is not None) or "all"  # None: not a key of that point
             w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
             rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                          cell(g, "unbiased"), cell(g, "worst_group")])
