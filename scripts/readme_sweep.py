@@ -32,7 +32,9 @@ def sweep_table(text: str, name: str) -> list[str]:
     ref = next((i for i, line in enumerate(lines) if line.startswith(REFERENCE)), None)
     if ref is None:
         return lines_while(lines[first:], "|")
-    table = next(i for i, line in enumerate(lines[ref:], ref) if line.startswith("|"))
+    table = next((i for i, line in enumerate(lines[ref:], ref) if line.startswith("|")), None)
+    if table is None:
+        raise SystemExit(f"sweep {name!r}: the comparison with published numbers has no table in the report")
     return [lines[ref], "", *lines_while(lines[table:], "|")]
 
 

@@ -138,6 +138,16 @@ def test_balanced_assignment_spreads_each_classs_conflicting_images_evenly_as_lf
         assert int(counts[k, k]) == int(math.floor(0.99 * n_k + 0.5)) == int(aligned[labels == k].sum())
         off = torch.cat([counts[k, :k], counts[k, k + 1:]])
         assert int(off.sum()) == n_k - int(counts[k, k]) and int(off.max() - off.min()) <= 1  # even to one image
+    for n_small in (1_000, 300):  # a small split (lff-repro's val) passes its own check, which the chi-square did not
+        for seed in range(20):
+            gs = torch.Generator().manual_seed(seed)
+            ls = torch.randint(0, 10, (n_small,), generator=gs)
+            cs, _ = assign_colors(ls, 0.95, gs, assignment="balanced")
+            st = split_stats({"labels": ls, "colors": cs}, 0.95, exact=True, balanced=True)
+            assert st["ok"] and st["checks"]["counter_colors_even"] and st["assignment"] == "balanced", st["checks"]
+    moved = colors.clone()
+    moved[torch.nonzero(~aligned & (labels == 0)).flatten()[:3]] = 1  # three conflicting zeros all made green
+    assert not split_stats({"labels": labels, "colors": moved}, 0.99, exact=True, balanced=True)["checks"]["counter_colors_even"]
     drawn = assign_colors(labels, 0.99, torch.Generator().manual_seed(5))[0]  # exact: each colour drawn at random
     spread = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, drawn), torch.ones_like(labels), accumulate=True)
     assert int((spread - torch.diag(spread.diagonal())).max()) - int(min(

@@ -52,6 +52,14 @@ def test_each_method_keeps_the_learning_rate_its_own_rule_prefers(tmp_path):
     assert erm["values"]["test_hard"] == [0.60, 0.62] and erm["of"] == [0.001, 0.003]
 
 
+def test_a_rule_that_scores_nothing_chooses_no_rate():
+    points = [{**_point("decoy", "erm", lr, seed, 0.9, 0.5, select="last"), "selection_score": None}
+              for lr in (0.001, 0.003) for seed in (0, 1)]
+    points += [_point("decoy", "group-dro", 0.001, 0, None, 0.5)]  # one value: nothing to choose between, kept
+    groups = choose_learning_rates(suite_groups(points))
+    assert [(g["strategy"], g["chosen"]) for g in groups] == [("erm", False), ("erm", False), ("group-dro", True)]
+
+
 def test_a_strategy_option_the_sweep_lets_the_rule_choose_is_chosen_like_the_rate(tmp_path):
     """`choose = ["train.lr", "strategy.jtt.upweight"]`: the upweights form one family with the rates, the rule's
     score picks one (not hard test), and the table and headline name the value it chose and those it chose from."""

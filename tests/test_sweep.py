@@ -184,6 +184,8 @@ def test_a_failed_point_does_not_stop_the_others(base, tmp_path):
      "reference.points.0.match: 'train.lr' is not a key"),
     ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\npoints = [{ match = { seed = 0 }, value = 500 }]\n',
      "reference.points.0.value"),
+    ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\npoints = [{ match = { seed = 1 }, value = 5 }]\n',
+     "no point of the sweep has these values"),
     ('name = "b"\n[axes]\nseed = [0]\n[reference]\nsource = "x"\nmetric = "magic"\npoints = [{ match = { seed = 0 }, value = 5 }]\n',
      "reference.metric"),
 ])
@@ -285,3 +287,11 @@ def test_every_sweep_file_of_the_repository_loads(path):
 
     sweep = load_sweep(path)  # a stale key or value in any point is a ConfigError naming it
     assert sweep.points and all(p.config.train.name == p.name for p in sweep.points)
+
+
+def test_reference_values_match_as_numbers():
+    from lazyartist_cli.pipeline.sweep_file import matches
+
+    assert matches({"train.model_options": {"input_divisor": 255.0}, "seed": 0}, {"train.model_options": {"input_divisor": 255}})
+    assert matches({"data.correlation": 1}, {"data.correlation": 1.0}) and not matches({"data.correlation": 0.95}, {"data.correlation": 0.99})
+    assert not matches({"seed": 0}, {"train.select": "last"}) and not matches({"train.select": None}, {"train.select": "last"})

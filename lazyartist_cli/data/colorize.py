@@ -40,7 +40,8 @@ def assign_colors(
     then lands within about +-0.4 points of the target, e.g. 94.62% for 95%). ``balanced``: as ``exact``,
     and each class's conflicting images are split as evenly as rounding allows over the other colours (a
     random subset each), as LfF's generator does (``make_attr_labels``: every off-diagonal (class, colour) group
-    of a class gets (1 - correlation) / (n_classes - 1) of it), instead of drawing each one's colour."""
+    of a class gets (1 - correlation) / (n_classes - 1) of it), instead of drawing each one's colour. LfF rounds
+    cumulative sums that include the aligned block, so its counts can differ from these by one image."""
     n = labels.shape[0]
     if assignment == "balanced":
         return _balanced(labels, correlation, generator, n_classes)

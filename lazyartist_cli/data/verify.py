@@ -29,10 +29,14 @@ def binomial_tolerance(p: float, n: int) -> float:
     return SIGMAS * math.sqrt(max(p * (1 - p), 0.0) / max(n, 1)) + 1e-3
 
 
-def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 10, exact: bool = False) -> dict[str, Any]:
+def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 10, exact: bool = False,
+                balanced: bool = False) -> dict[str, Any]:
     """Statistics and checks of one split; ``target`` is the expected aligned fraction.
     ``exact``: the split was built by exact assignment, so each class must hold exactly
-    ``aligned_count(target, n_k)`` aligned images (else: within a binomial tolerance)."""
+    ``aligned_count(target, n_k)`` aligned images (else: within a binomial tolerance). ``balanced`` (with
+    exact): each class's conflicting images were spread evenly over the other colours, so its off-diagonal
+    counts must differ by at most one image; that replaces the chi-square test of uniform offsets (the
+    spread is deterministic, not a draw)."""
     labels, colors = split["labels"], split["colors"]
     aligned = colors == labels
     n = int(labels.shape[0])
@@ -64,7 +68,13 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
     offsets = ((colors[~aligned] - labels[~aligned]) % n_classes)
     offset_counts = torch.bincount(offsets, minlength=n_classes)[1:].double()
     n_conf = int(offset_counts.sum())
-    if n_conf >= 9 * 5:  # chi-square needs expected counts of at least 5
+    if balanced and target > 0.0:
+        table = torch.zeros(n_classes, n_classes, dtype=torch.long).index_put_(
+            (labels, colors), torch.ones_like(labels), accumulate=True)  # (class, colour) counts
+        off = table[~torch.eye(n_classes, dtype=torch.bool)].view(n_classes, n_classes - 1)
+        checks["counter_colors_even"] = bool(((off.max(1).values - off.min(1).values) <= 1).all())
+        chi2 = float("nan")
+    elif n_conf >= 9 * 5:  # chi-square needs expected counts of at least 5
         expected = n_conf / (n_classes - 1)
         chi2 = float(((offset_counts - expected) ** 2 / expected).sum())
         checks["counter_colors_uniform"] = chi2 <= CHI2_CRIT_DF8
@@ -78,7 +88,7 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
         "aligned_fraction": round(frac, 6),
         "target": target,
         "tolerance": 0.0 if target == 0.0 else round(0.5 * n_classes / max(n, 1) if exact else binomial_tolerance(target, n), 6),
-        "assignment": "exact" if exact else "bernoulli",
+        "assignment": ("balanced" if balanced else "exact") if exact else "bernoulli",
         "per_class": per_class,
         "label_counts": counts.tolist(),
         "counter_examples": n_conf,

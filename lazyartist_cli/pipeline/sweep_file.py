@@ -141,6 +141,26 @@ class Reference(BaseModel):
     points: list[ReferencePoint] = Field(..., min_length=1)
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as sweep values, numbers compared as numbers (TOML's 255 and 255.0 match), lists and tables inside."""
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in sorted(v.items())}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        return v
+    return norm(a) == norm(b)
+
+
+def matches(values: dict[str, Any], match: dict[str, Any]) -> bool:
+    """A point's values match a reference point's ``match``: every key given, the same value."""
+    return all(k in values and same_value(values[k], v) for k, v in match.items())
+
+
 def _check_lists(v: dict[str, list[Any]], what: str) -> None:
     for key, values in v.items():
         if not values:
@@ -240,6 +260,8 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: reference.points.{i}.match: {unknown[0]!r} is not a key of the sweep's points "
                                f"(keys: {', '.join(sorted(known_keys))})"])
+        if not any(matches(a, ref.match) for a in assignments):
+            raise ConfigError([f"{path}: reference.points.{i}.match: no point of the sweep has these values ({ref.match})"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
     points, seen = [], {}
     for values in assignments:

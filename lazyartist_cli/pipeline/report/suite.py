@@ -104,7 +104,8 @@ def choose_learning_rates(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
             vals = g["values"]["selection_score"]
             return statistics.fmean(vals) if vals and all(v is not None for v in vals) else float("-inf")
 
-        best = max(fam, key=score)
+        # a rule that scores nothing (``last``) cannot choose between several values: none is chosen
+        best = max(fam, key=score) if len(fam) == 1 or any(score(g) > float("-inf") for g in fam) else None
         for g in fam:
             g["chosen"] = g is best
             g["of"] = sorted({x["lr"] for x in fam if x["lr"] is not None})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
+from ..sweep_file import matches
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
 from .writer import Writer
@@ -53,10 +53,6 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
 
 
-def _matches(values: dict[str, Any], match: dict[str, Any]) -> bool:
-    return all(json.dumps(values.get(k), sort_keys=True) == json.dumps(v, sort_keys=True) for k, v in match.items())
-
-
 def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
     """The sweep file's published numbers beside the points they are for: ours (mean ± std over seeds), theirs, the
     difference and whether it is within the stated tolerance. A citation to compare with, never a selection."""
@@ -65,7 +61,7 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
     rows, agree, total = [], 0, 0
     for g in data["summary"]["groups"]:
         for rp in ref["points"]:
-            if not _matches(g["values"], rp["match"]) or g.get(metric) is None:
+            if not matches(g["values"], rp["match"]) or g.get(metric) is None:
                 continue
             label = ", ".join(f"{k}={v}" for k, v in g["values"].items() if v is not None) or "all"
             ours = 100 * g[metric]
