@@ -41,7 +41,7 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
             continue
         rows = []
         for g in sm["groups"]:
-            label = ", ".join(f"{k}={v}" for k, v in g["values"].items() if v is not None) or "all"  # None: not a key of that point
+            label = _label(g["values"])
             w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
             rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                          cell(g, "unbiased"), cell(g, "worst_group")])
@@ -51,6 +51,11 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         if "train.lr" in data["axes"]:
             _rate_choices(w, data)
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
+
+
+def _label(values: dict[str, Any]) -> str:
+    """A group's point, its axis values (None: not a key of that point, left out)."""
+    return ", ".join(f"{k}={v}" for k, v in values.items() if v is not None) or "all"
 
 
 def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
@@ -63,7 +68,7 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
         for rp in ref["points"]:
             if not matches(g["values"], rp["match"]) or g.get(metric) is None:
                 continue
-            label = ", ".join(f"{k}={v}" for k, v in g["values"].items() if v is not None) or "all"
+            label = _label(g["values"])
             ours = 100 * g[metric]
             diff = ours - rp["value"]
             ok = abs(diff) <= tol
