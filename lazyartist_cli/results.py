@@ -8,12 +8,7 @@ built. Every stored document also starts with ``schema_version`` (``runs.py``).
 document departs from its type (a test runs it on the real pipeline's output).
 """
 
-from typing import Any, Optional, TypedDict, get_type_hints
-
-try:
-    from typing import NotRequired
-except ImportError:  # pragma: no cover  (Python 3.10)
-    from typing_extensions import NotRequired
+from typing import Any, NotRequired, Optional, TypedDict, get_type_hints
 
 
 class EvalMetrics(TypedDict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,11 +10,6 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError, UsageError
 from .run import RunConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def _validate_strategy_sections(cfg: RunConfig) -> list[str]:
