@@ -275,3 +275,10 @@ def test_a_jtt_run_is_chosen_by_its_identifiers_pseudo_groups(small_dataset, tmp
     # the chosen epoch is the second-stage epoch with the best pseudo-group score (ties: the higher easy val)
     best = max(rows[1:], key=lambda r: (r["val_pseudo_group_acc"], r["val_acc"]))
     assert json.loads((runs / "r" / "eval" / "metrics.json").read_text())["checkpoint_epoch"] == best["epoch"]
+    # a replay of the stored history (scripts/epoch_budget.py) keeps the same epoch, never the identifier's epoch 1
+    from lazyartist_cli.pipeline.selection import replay_choice
+    from lazyartist_cli.strategies import get_strategy
+
+    jtt = get_strategy("jtt")
+    assert replay_choice(rows, "val-pseudo-group", lambda e: jtt.selectable_epoch(jtt.Config(), e))["epoch"] == best["epoch"]
+    assert replay_choice(rows[:1], "val-pseudo-group", lambda e: jtt.selectable_epoch(jtt.Config(), e)) is None

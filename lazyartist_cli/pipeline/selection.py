@@ -4,14 +4,15 @@
 ``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}) and ``val-pseudo-group`` (accuracy
 averaged over (class, a strategy's bias-proxy prediction), no bias labels) and ``last`` (the final epoch, what
 LfF's released code keeps: it reads nothing, so its "score" is the epoch number); the score each rule
-reads from an epoch's history row, and the score a finished run's chosen checkpoint had.
+reads from an epoch's history row, the score a finished run's chosen checkpoint had, and the replay of a rule
+over a stored history (what a shorter budget would have kept: ``scripts/epoch_budget.py``).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -48,3 +49,26 @@ def selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:
         return None
     rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
     return next((r.get(key) for r in rows if r.get("epoch") == epoch), None)
+
+
+def replay_choice(history: list[dict[str, Any]], rule: str,
+                  selectable: Callable[[int], bool] = lambda epoch: True) -> Optional[dict[str, Any]]:
+    """The history row training keeps under ``rule``: among the epochs ``selectable`` allows, the highest rule score,
+    a tie going to the higher easy val accuracy, and a full tie to the earlier epoch (training replaces its checkpoint
+    only on a strictly higher pair). None when no epoch is selectable. A selectable row without the rule's score
+    (or without ``val_acc``) is a ``ValueError`` naming the epoch and the key: the choice cannot be replayed."""
+    if rule not in SCORE_OF_RULE:
+        raise ValueError(f"unknown checkpoint rule {rule!r}; valid: {', '.join(SCORE_OF_RULE)}")
+    key = SCORE_OF_RULE[rule]
+    best, best_pair = None, (-1.0, -1.0)  # what training starts from
+    for row in history:
+        if not selectable(int(row["epoch"])):
+            continue
+        missing = [k for k in (key, "val_acc") if row.get(k) is None]
+        if missing:
+            raise ValueError(f"epoch {row['epoch']} of the history has no {missing[0]} (rule {rule}): its choice "
+                             "cannot be replayed")
+        pair = (row[key], row["val_acc"])
+        if pair > best_pair:
+            best, best_pair = row, pair
+    return best

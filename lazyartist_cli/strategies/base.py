@@ -106,10 +106,16 @@ class Strategy(nn.Module):
         (a resumed run sees the same batches); None: a random permutation of every row (the default)."""
         return None
 
-    def selectable(self, epoch: int) -> bool:
-        """Whether the model after ``epoch`` may be chosen as the checkpoint (False while a strategy has not
-        started training it, e.g. JTT's identification epochs)."""
+    @classmethod
+    def selectable_epoch(cls, cfg: StrategyConfig, epoch: int) -> bool:
+        """Whether the model after ``epoch`` may be chosen as the checkpoint under options ``cfg`` (False while a
+        strategy has not started training it, e.g. JTT's identification epochs); read from the options alone, so a
+        replay of a stored history (``selection.replay_choice``) asks the same as training."""
         return True
+
+    def selectable(self, epoch: int) -> bool:
+        """``selectable_epoch`` under this strategy's options."""
+        return self.selectable_epoch(self.cfg, epoch)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError

@@ -73,8 +73,9 @@ class TwoStageStrategy(Strategy):
     def _stage(self, epoch: int) -> int:
         return 1 if epoch <= self.stage_epochs(self.cfg) else 2
 
-    def selectable(self, epoch):
-        return self._stage(epoch) == 2
+    @classmethod
+    def selectable_epoch(cls, cfg, epoch):
+        return epoch > cls.stage_epochs(cfg)  # stage 2: the kept model is training
 
     @torch.no_grad()
     def helper_probs(self, x: torch.Tensor, batch_size: int, temperature: float = 1.0) -> torch.Tensor:
