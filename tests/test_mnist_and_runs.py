@@ -94,3 +94,18 @@ def test_result_problems_names_missing_unknown_and_mistyped_keys():
         "missing key 'mean_confidence'", "unknown key 'extra'", "'n_recolored' is float, not int"]  # an int is a float
     pairs_only = {"run": "r", "split": "test_easy", "eps": 0.05, "methods": {}, "sweep": None, "paths": {}, "pairs": {}}
     assert result_problems(AttackSummary, pairs_only) == []  # the headline-pair keys are optional
+
+
+def test_the_cache_is_lazy_cache_dir_else_xdg_cache_home_else_the_home_cache(monkeypatch, tmp_path):
+    """The order docs/dataset.md states: $LAZY_CACHE_DIR, else $XDG_CACHE_HOME/lazyartist, else ~/.cache/lazyartist."""
+    from lazyartist_cli.data.mnist import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAZY_CACHE_DIR", str(tmp_path / "lazy"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "lazy"
+    monkeypatch.setenv("LAZY_CACHE_DIR", "")  # set but empty: not a directory
+    assert default_cache_dir() == tmp_path / "xdg" / "lazyartist"
+    monkeypatch.delenv("LAZY_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "lazyartist"

@@ -247,6 +247,15 @@ def test_summary_over_seeds_and_the_two_axis_heatmap(tmp_path):
     assert sweep_figure(sm, "test_hard", tmp_path / "heat.png", "t").is_file()
     one = summarise([r for r in rows if r["axis:train.lr"] == 0.1], "test_hard")
     assert sweep_figure({**one, "axes": ["train.strategy"]}, "test_hard", tmp_path / "line.png", "t").is_file()
+    # no figure (docs/commands.md: "when the points vary one or two keys besides the seed and one succeeded")
+    three = summarise([{**r, "axis:data.correlation": 0.9} for r in rows], "test_hard")
+    seeds_only = summarise([{k: v for k, v in r.items() if k not in ("axis:train.strategy", "axis:train.lr")} for r in rows],
+                           "test_hard")
+    all_failed = summarise([{**r, "status": "failed"} for r in rows], "test_hard")
+    assert len(three["axes"]) == 3 and seeds_only["axes"] == [] and all_failed["groups"] == []
+    for i, sm in enumerate((three, seeds_only, all_failed)):
+        assert sweep_figure(sm, "test_hard", tmp_path / f"none{i}.png", "t") is None
+        assert not (tmp_path / f"none{i}.png").exists()
 
 
 def test_a_reference_sets_published_numbers_beside_the_points_they_match(tmp_path):

@@ -129,7 +129,8 @@ class TrainConfig(Section):
     train_eval_size: int = Field(2_000, ge=0, description="train images re-scored after each epoch (logged only)")
     monitor_hard: bool = True
     monitor_size: int = Field(2_000, ge=0, description="images scored per epoch for what is logged only: the first of "
-                              "test_hard (the hard monitor) and, when the checkpoint rule is val, of recoloured val; 0: all")
+                              "test_hard (the hard monitor) and, under every checkpoint rule but val-recolored, of "
+                              "recoloured val; 0: all")
 
     @field_validator("model")
     @classmethod

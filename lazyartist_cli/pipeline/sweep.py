@@ -4,7 +4,8 @@ configs), run on this machine or a Ray cluster.
 Each point is one ordinary run (trained with ``run_train``, scored with ``run_eval``), so every other
 subcommand works on it. Sweeping a ``data.*`` key gives each data config its own dataset, built once,
 before any point trains. A finished point (same config, all epochs, evaluated) is reused; a point cut off
-mid-training resumes from ``last.pt``. Results: ``runs/sweeps/<name>/results.{csv,json}`` and a figure.
+mid-training resumes from ``last.pt``. Results: ``runs/sweeps/<name>/results.{csv,json}`` and, when the points
+vary one or two keys besides the seed and at least one succeeded, ``results.png`` (``sweep_figure``).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     summary = summarise(rows, sweep.spec.metric)
     result["summary"] = summary
     fig = sweep_figure(summary, sweep.spec.metric, out_dir / "results.png", sweep.spec.name)
+    if fig is None:  # no figure for these points: an earlier invocation's would describe other points
+        (out_dir / "results.png").unlink(missing_ok=True)
     result["paths"] = {"json": str(out_dir / "results.json"), "csv": str(out_dir / "results.csv"),
                        "figure": str(fig) if fig else None}
     write_json_atomic(out_dir / "results.json", result)
@@ -178,7 +181,8 @@ def summarise(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
 
 
 def sweep_figure(summary: dict[str, Any], metric: str, path: Path, title: str) -> Optional[Path]:
-    """One non-seed axis: the metric against it (mean +- std over seeds); two: a heatmap of the mean."""
+    """One non-seed axis: the metric against it (mean +- std over seeds); two: a heatmap of the mean. None (no
+    figure) for another number of non-seed axes, or when no point succeeded."""
     import matplotlib.pyplot as plt
 
     from ..figures import save

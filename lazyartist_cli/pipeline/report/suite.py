@@ -218,8 +218,8 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
             f"{sum(seconds) / 60:.0f} minutes in all, {sum(seconds) / statistics.fmean(base_runs):.1f} baseline runs"
             + (f" or {sum(seconds) / epoch:.0f} bare ERM epochs (one ERM training epoch took {epoch:.1f} s on average "
                "here, its scoring excluded)" if epoch else "") + "; "
-            + (f"the sweep's last invocation reused every point, so its wall time ({data.get('seconds', 0):.0f} s) "
-               "measures no training. " if all(p.get("status") == "reused" for p in data["points"]) else
+            + ("the sweep's last invocation reused every point, so it gives no wall time (it measured no training). "
+               if all(p.get("status") == "reused" for p in data["points"]) else
                f"the sweep's wall time was {data.get('seconds', 0) / 60:.0f} minutes with `--executor "
                f"{data.get('executor')}` x{data.get('workers')} (its last invocation, which reuses finished points). ")
             + "Times on a shared CPU vary with its load, and points added in later invocations (or run beside another "
@@ -266,12 +266,13 @@ def suite_section(w: Writer, data: dict[str, Any], src: Path) -> list[str]:
     return headline
 
 
-def suite_headlines(runs_dir: Path) -> list[tuple[str, list[str]]]:
-    """(sweep name, headline lines) of every suite under runs/sweeps/, for the report's summary."""
+def suite_headlines(runs_dir: Path, out_dir: Path) -> list[tuple[str, list[str]]]:
+    """(sweep name, headline lines) of every suite under runs/sweeps/, for the report's summary; a figure the suite
+    section draws goes under the report's folder ``out_dir``, as everything the report writes."""
     root = runs_dir / "sweeps"
     out = []
     for src in sorted(root.glob("*/results.json")) if root.is_dir() else []:
         data = _load(src)
         if data and is_suite(data):
-            out.append((data["sweep"], suite_section(Writer(runs_dir, runs_dir), data, src)))
+            out.append((data["sweep"], suite_section(Writer(runs_dir, out_dir), data, src)))
     return out

@@ -89,7 +89,7 @@ def write_summary(ctx: ReportContext) -> None:
             w.p("One seed per run, so no standard deviation: these are single runs. `lazy study <run file> --seeds 3` adds "
                 "seeds to the same study (the first is reused).")
         w.p()
-    for name, lines in suite_headlines(ctx.runs_dir):
+    for name, lines in suite_headlines(ctx.runs_dir, w.out_dir):
         w.p(f"**Shortcut suite `{name}`** (section 5; the study above covers one protocol, the suite every protocol of "
             "the generator; best hard-test mean per knowledge class, a pick made on test_hard):")
         w.p()
