@@ -15,7 +15,10 @@ runner = CliRunner()
 
 
 def invoke(runs, *args):
-    return runner.invoke(app, [*args, "--runs-dir", str(runs), "--device", "cpu"])
+    from lazyartist_cli.cli.common import REFUSED
+
+    device = [] if "device" in REFUSED[args[0]] else ["--device", "cpu"]  # `lazy runs` refuses an option it would ignore
+    return runner.invoke(app, [*args, "--runs-dir", str(runs), *device])
 
 
 

@@ -229,3 +229,106 @@ def test_the_product_speaks_of_itself_only(path):
     text = (ROOT / path).read_text(encoding="utf-8").lower()
     for phrase in (r"sessions? \d", "our development", "development machine", "our runs", "our machine"):
         assert not re.search(rf"\b{phrase}", text), f"{path} says {phrase!r}"
+
+
+FAILURE_KEYS = {"ok", "error", "exit_code"}  # every command's JSON has `ok`; a failure's `error` and `exit_code`
+
+
+def _returned_keys(fn) -> set[str]:
+    """The top-level keys of the dicts ``fn`` returns, read from its source: a returned dict literal's keys; for a
+    returned name, those of the dict literal assigned to it (or of what the function it was assigned from returns)
+    and of every ``name["key"] = ...``. Nested functions are not read."""
+    import ast
+    import importlib
+    import inspect
+    import textwrap
+
+    func = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+
+    def own_nodes(node):  # the function's own statements, not those of the functions defined inside it
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                yield child
+                yield from own_nodes(child)
+
+    def literal(node: ast.Dict) -> set[str]:
+        assert all(isinstance(k, ast.Constant) for k in node.keys), f"{fn.__qualname__}: a returned dict with a ** or computed key"
+        return {k.value for k in node.keys}
+
+    def called(call: ast.Call):
+        name = call.func.id
+        if name in fn.__globals__:
+            return fn.__globals__[name]
+        for node in own_nodes(func):  # imported inside the function
+            if isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names):
+                module = importlib.import_module("." * node.level + (node.module or ""), fn.__module__.rpartition(".")[0])
+                return getattr(module, name)
+        raise AssertionError(f"{fn.__qualname__}: cannot find {name}")
+
+    keys: set[str] = set()
+    for ret in (n for n in own_nodes(func) if isinstance(n, ast.Return) and n.value is not None):
+        if isinstance(ret.value, ast.Dict):
+            keys |= literal(ret.value)
+            continue
+        assert isinstance(ret.value, ast.Name), f"{fn.__qualname__}: returns something other than a dict or a name"
+        var = ret.value.id
+        for node in (n for n in own_nodes(func) if isinstance(n, ast.Assign)):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == var:
+                    keys |= literal(node.value) if isinstance(node.value, ast.Dict) else _returned_keys(called(node.value))
+                elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id == var
+                      and isinstance(target.slice, ast.Constant)):
+                    keys.add(target.slice.value)
+    return keys
+
+
+def _documented_json_keys(body: str) -> set[str]:
+    """The top-level keys a command's section lists after ``JSON:``, up to the end of that sentence (a ``.`` or ``;``
+    outside code and parentheses): each code span outside parentheses names one, by its leading word
+    (``runs.<run>.{...}`` -> ``runs``)."""
+    m = re.search(r"JSON:\s", body)
+    assert m, "no `JSON:` sentence"
+    spans, depth, code, current = [], 0, False, ""
+    text = body[m.end():]
+    for i, ch in enumerate(text):
+        if ch == "`":
+            if code and depth == 0:
+                spans.append(current)
+            code, current = not code, ""
+        elif code:
+            current += ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in ".;" and (i + 1 == len(text) or text[i + 1].isspace()):
+            break
+    return {re.match(r"[A-Za-z_]\w*", s).group(0) for s in spans if re.match(r"[A-Za-z_]", s)}
+
+
+def test_every_json_key_a_command_prints_is_documented_and_every_documented_one_is_printed():
+    from lazyartist_cli.cli.app import app
+
+    text = doc("commands.md")
+    for command in app.registered_commands:
+        fn = command.callback.__wrapped__  # the command's body; lazy_command adds only the failure keys
+        code = _returned_keys(fn) - FAILURE_KEYS
+        documented = _documented_json_keys(section(text, f"## `lazy {command.name}`")) - FAILURE_KEYS
+        assert code == documented, (f"`lazy {command.name} --json`: printed but not in docs/commands.md: "
+                                    f"{sorted(code - documented)}; documented but not printed: {sorted(documented - code)}")
+
+
+def test_the_table_of_options_a_command_would_ignore_is_the_code_s():
+    from lazyartist_cli.cli.common import _FLAG, READS, REFUSED, RUN_FILE_KEYS, _shown
+
+    rows = {m.group(1): (m.group(2).strip(), m.group(3).strip()) for m in re.finditer(
+        r"^\| `([a-z-]+)` \|(.*?)\|(.*?)\|\s*$", section(doc("commands.md"), "## Common options"), re.M)}
+    assert set(rows) == set(READS), f"commands with no row (or rows of no command): {set(READS) ^ set(rows)}"
+    for name, (reads, refused) in rows.items():
+        named = re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", reads))
+        if reads.startswith("every key"):
+            expected = {_shown(k) for k in RUN_FILE_KEYS if k not in named}
+            assert {_shown(k) for k in READS[name]} == expected, name
+        else:
+            assert named == [_shown(k) for k in READS[name]] or (reads == "none" and not READS[name]), name
+        assert re.findall(r"`(--[a-z]+)`", re.sub(r"\([^)]*\)", "", refused)) == [_FLAG[o] for o in REFUSED[name]], name

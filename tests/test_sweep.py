@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from lazyartist_cli.cli.app import app
 from lazyartist_cli.config import load_config
+from lazyartist_cli.errors import ConfigError
 from lazyartist_cli.pipeline.evaluate import run_eval
 from lazyartist_cli.pipeline.sweep_file import load_sweep, point_name
 from lazyartist_cli.pipeline.train import run_train
@@ -194,6 +195,36 @@ def test_bad_sweep_files_exit_2_naming_the_problem(tmp_path, text, needle):
     path.write_text(text)
     r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs")])
     assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("key, valid", [
+    ("train.nope", "valid train keys: train.name, "), ("strategy.jtt.nope", "valid: strategy.jtt.identify_epochs, "),
+    ("strategy.nope.x", "valid: strategy.color-entropy.*, "), ("train.model_options.nope", "valid: train.model_options."),
+])
+def test_a_chosen_key_that_is_no_run_file_key_is_one_usage_line_naming_the_valid_keys(tmp_path, key, valid):
+    path = tmp_path / "c.toml"
+    path.write_text(f'name = "c"\nchoose = ["{key}"]\n[axes]\nseed = [0]\n')
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs")])
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and f"choose: {key!r}" in lines[0] and valid in lines[0], r.output
+    assert not (tmp_path / "runs").exists()  # refused before anything is built or trained
+    path.write_text('name = "c"\nchoose = ["train.lr", "strategy.jtt.upweight", "train.model_options.width"]\n'
+                    '[axes]\nseed = [0]\n')
+    assert load_sweep(path).spec.choose[1] == "strategy.jtt.upweight"  # run-file keys are accepted
+
+
+def test_a_reference_is_checked_against_the_whole_sweep_not_the_points_only_keeps(tmp_path):
+    """`--only` keeps a subset: a [reference] point for a value left out is no error (it matches a point of the
+    file); the report compares only the points that ran (its rows come from results.json)."""
+    path = tmp_path / "r.toml"
+    ref = ('[reference]\nsource = "x"\npoints = [{ match = { "data.correlation" = 0.95 }, value = 50 }, '
+           '{ match = { "data.correlation" = %s }, value = 60 }]\n')
+    path.write_text('name = "r"\n[axes]\n"data.correlation" = [0.95, 0.99]\nseed = [0]\n' + ref % "0.99")
+    kept = load_sweep(path, only={"data.correlation": ["0.99"]})
+    assert [p.values for p in kept.points] == [{"data.correlation": 0.99, "seed": 0}]
+    path.write_text('name = "r"\n[axes]\n"data.correlation" = [0.95, 0.99]\nseed = [0]\n' + ref % "0.9")
+    with pytest.raises(ConfigError, match="reference.points.1.match: no point of the sweep has these values"):
+        load_sweep(path, only={"data.correlation": ["0.99"]})  # a value of no point of the file is still an error
 
 
 def test_extra_grids_are_products_after_the_axes_and_includes(tmp_path):

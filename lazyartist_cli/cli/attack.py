@@ -13,7 +13,7 @@ from .evaluate import RunsArg
 app = typer.Typer()
 
 
-@lazy_command(app, "attack", help="Targeted FGSM/PGD attacks (default 7 -> 3, eps 0.05) and success-vs-eps curves.")
+@lazy_command(app, "attack", reads=("seed", "device", "attack"), help="Targeted FGSM/PGD attacks (default 7 -> 3, eps 0.05) and success-vs-eps curves.")
 def attack(
     ctx: Ctx,
     runs: RunsArg,
@@ -48,7 +48,7 @@ def attack(
     return {"ok": True, "runs": res}
 
 
-@lazy_command(app, "sae", help="Train a sparse autoencoder on a hidden layer; label and intervene on its features.")
+@lazy_command(app, "sae", reads=("seed", "device", "sae"), help="Train a sparse autoencoder on a hidden layer; label and intervene on its features.")
 def sae(
     ctx: Ctx,
     runs: RunsArg,

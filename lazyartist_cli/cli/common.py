@@ -1,9 +1,12 @@
 """Shared CLI plumbing: global options on every command, error mapping, Rich output.
 
 Every command gets ``--config/-c``, ``--runs-dir``, ``--seed``, ``--device``,
-``--set KEY=VALUE``, ``--json`` and ``--quiet`` through :func:`lazy_command`.
+``--set KEY=VALUE``, ``--json`` and ``--quiet`` through :func:`lazy_command`, except
+those it would ignore: a command declares the run-file keys it reads, and a global
+option it would not read is left out of its ``--help`` and refused (one line, exit 2).
 Human output (tables, progress, errors) goes to stderr; with ``--json``
-stdout carries exactly one JSON object.
+stdout carries exactly one JSON object; a failure's is
+``{"ok": false, "error": [lines], "exit_code": n}`` (a failed check keeps its results beside).
 """
 
 import functools
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -154,6 +158,14 @@ SetOpt = Annotated[
     Optional[list[str]],
     typer.Option("--set", help="Override a run-file value: --set data.correlation=0.9 (repeatable).", show_default=False),
 ]
+# the same options, left out of --help: a command that would ignore one refuses it (and reads no LAZY_CONFIG)
+_HIDDEN = {
+    "config": Annotated[Optional[Path], typer.Option("--config", "-c", hidden=True, show_default=False)],
+    "seed": Annotated[Optional[int], typer.Option("--seed", hidden=True, show_default=False)],
+    "device": Annotated[Optional[str], typer.Option("--device", hidden=True, show_default=False)],
+    "set_": Annotated[Optional[list[str]], typer.Option("--set", hidden=True, show_default=False)],
+}
+_FLAG = {"config": "--config", "seed": "--seed", "device": "--device", "set_": "--set"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (results and paths).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")]
 
@@ -168,24 +180,79 @@ _COMMON = {
 }
 
 
+# every top-level key of the run file: what a command that reads the whole run file declares
+RUN_FILE_KEYS: tuple[str, ...] = tuple(RunConfig.model_fields)
+# per command: the run-file keys it reads and the global options it refuses (option -> the line refusing it)
+READS: dict[str, tuple[str, ...]] = {}
+REFUSED: dict[str, dict[str, str]] = {}
+
+
+def reads_key(reads: tuple[str, ...], key: str) -> bool:
+    """Whether a command reading ``reads`` (keys or sections, e.g. ``seed``, ``eval``, ``eval.batch_size``) reads ``key``."""
+    return any(key == p or key.startswith(p + ".") for p in reads)
+
+
+def _shown(key: str) -> str:
+    ann = RunConfig.model_fields[key].annotation if key in RunConfig.model_fields else None
+    table = isinstance(ann, type) and issubclass(ann, BaseModel) or getattr(ann, "__origin__", None) is dict
+    return f"{key}.*" if table else key
+
+
+def _refused(name: str, reads: tuple[str, ...], why: dict[str, str]) -> dict[str, str]:
+    """The global options ``lazy name`` would ignore -> the one line refusing each."""
+    why = dict(why)
+    if not reads:
+        for opt in _FLAG:
+            why.setdefault(opt, "it reads no run-file value")
+    for opt in ("seed", "device"):
+        if not reads_key(reads, opt):
+            why.setdefault(opt, f"it does not read the run file's `{opt}`")
+    return {opt: f"lazy {name} does not take {_FLAG[opt]}: {reason}" for opt, reason in why.items()}
+
+
+def _check_global_options(name: str, opts: dict[str, Any]) -> None:
+    """Refuse a global option ``lazy name`` would ignore, and a ``--set`` of a run-file key it does not read."""
+    for opt, line in REFUSED[name].items():
+        if opts[opt] not in (None, []):
+            raise UsageError(line)
+    reads = READS[name]
+    for item in opts["set_"] or []:
+        key, _ = parse_set(item)
+        if key.split(".")[0] in RUN_FILE_KEYS and not reads_key(reads, key):
+            raise UsageError(f"lazy {name} does not read {key} (--set {item}); the run-file keys it reads: "
+                             + ", ".join(_shown(k) for k in reads))
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
 
 
-def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def lazy_command(app: typer.Typer, name: str, reads: tuple[str, ...] = RUN_FILE_KEYS, refuses: Optional[dict[str, str]] = None,
+                 **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(ctx, **own_options) -> dict`` as a command with the global options added.
+
+    ``reads``: the run-file keys the command reads (top-level keys or dotted prefixes). A global option it would
+    ignore is refused, one line and exit 2, never dropped silently: ``--seed`` or ``--device`` when it reads no
+    ``seed`` or ``device``, ``--config`` and ``--set`` when it reads nothing, ``--set KEY`` for a key outside
+    ``reads``, and the options in ``refuses`` (option name -> why). Refused options are left out of ``--help``, and
+    a refused ``--config`` reads no ``LAZY_CONFIG``.
 
     The returned dict is printed as JSON with ``--json``. ``LazyError`` becomes one
     red line and its exit code (1 runtime, 2 usage); nothing prints a traceback
-    unless ``LAZY_DEBUG=1``.
+    unless ``LAZY_DEBUG=1``. A returned ``{"ok": False, "error": ...}`` (a check that ran and failed) exits 1.
+    Every failure prints ``{"ok": false, "error": [lines], "exit_code": n}`` with ``--json``.
     """
+    READS[name] = tuple(reads)
+    REFUSED[name] = _refused(name, tuple(reads), refuses or {})
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
         own = [p for p in sig.parameters.values() if p.name != "ctx"]
+        annotations = {n: _HIDDEN[n] if n in REFUSED[name] else a for n, (a, _) in _COMMON.items()}
         common = [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, (a, d) in _COMMON.items()
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=annotations[n])
+            for n, (_, d) in _COMMON.items()
         ]
 
         @functools.wraps(fn)
@@ -194,8 +261,12 @@ def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callab
             err = Console(stderr=True, highlight=False)
             console = Console(stderr=True, quiet=opts["quiet"])
             device = opts["device"]
-            if device is not None and device not in ("auto", "cpu", "cuda"):
-                _fail(err, opts["json_out"], UsageError(f"--device must be auto, cpu or cuda, got {device!r}"))
+            try:
+                _check_global_options(name, opts)
+                if device is not None and device not in ("auto", "cpu", "cuda"):
+                    raise UsageError(f"--device must be auto, cpu or cuda, got {device!r}")
+            except LazyError as exc:
+                _fail(err, opts["json_out"], exc)
             reporter = RichReporter(console, enabled=not opts["quiet"])
             ctx = Ctx(
                 opts["config"], opts["runs_dir"], opts["seed"], device, list(opts["set_"] or []),
@@ -209,8 +280,7 @@ def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callab
             except LazyError as exc:
                 _fail(err, opts["json_out"], exc)
             except KeyboardInterrupt:
-                err.print("[red]interrupted[/red]: nothing half-written is kept")
-                raise typer.Exit(130)
+                _fail(err, opts["json_out"], _Interrupted("interrupted: nothing half-written is kept"))
             except Exception as exc:  # a bug: one line, traceback only on request
                 if os.environ.get("LAZY_DEBUG"):
                     traceback.print_exc()
@@ -218,20 +288,27 @@ def lazy_command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callab
                     f"unexpected {type(exc).__name__}: {exc} (a bug in lazy; rerun with LAZY_DEBUG=1 for the traceback)"
                 ))
             failed = isinstance(result, dict) and result.get("ok") is False
-            if failed:  # a check that ran and failed: one line saying what, exit 1
-                result = {**result, "exit_code": 1}
-                err.print(f"[bold red]error:[/bold red] {escape(str(result.get('error') or name + ' failed'))}", soft_wrap=True)
+            if failed:  # a check that ran and failed: its lines, its results, exit 1
+                error = result.get("error") or f"{name} failed"
+                result = {**result, "error": [str(x) for x in error] if isinstance(error, list) else [str(error)],
+                          "exit_code": 1}
+                for line in result["error"]:
+                    err.print(f"[bold red]error:[/bold red] {escape(line)}", soft_wrap=True)
             if opts["json_out"]:
                 emit_json(result if result is not None else {"ok": True})
             if failed:
                 raise typer.Exit(1)
 
         wrapper.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**{p.name: p.annotation for p in own}, **{n: a for n, (a, _) in _COMMON.items()}}
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in own}, **annotations}
         app.command(name, **kwargs)(wrapper)
         return fn
 
     return deco
+
+
+class _Interrupted(LazyError):
+    exit_code = 130  # Ctrl-C
 
 
 def _fail(err: Console, json_out: bool, exc: LazyError) -> None:

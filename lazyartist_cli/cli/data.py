@@ -33,7 +33,7 @@ def _fraction_table(title: str, meta_or_stats: dict[str, Any], targets: dict[str
     return table
 
 
-@lazy_command(app, "make-data", help="Build the biased Colored-MNIST dataset from real MNIST.")
+@lazy_command(app, "make-data", reads=("seed", "data"), help="Build the biased Colored-MNIST dataset from real MNIST.")
 def make_data(
     ctx: Ctx,
     name: NameOpt = None,
@@ -59,7 +59,7 @@ def make_data(
     }
 
 
-@lazy_command(app, "verify-data", help="Re-read a dataset, check hashes and correlations, draw sample grids.")
+@lazy_command(app, "verify-data", reads=("data.name",), help="Re-read a dataset, check hashes and correlations, draw sample grids.")
 def verify_data(
     ctx: Ctx,
     name: NameOpt = None,
@@ -83,11 +83,13 @@ def verify_data(
     ctx.print("[green]dataset verified[/green]" if res.ok else "[red]dataset FAILED verification[/red]")
     failing = [f"{split}: {', '.join(k for k, v in st.get('checks', {}).items() if not v)}"
                for split, st in res.splits.items() if not st.get("ok")]
-    return {
+    out = {
         "ok": res.ok,
-        "error": None if res.ok else f"dataset {cfg.data.name!r} failed verification ({'; '.join(failing)})",
         "dataset_dir": str(res.dataset_dir),
         "splits": res.splits,
         "hashes_ok": res.hashes_ok,
         "paths": {"grids": res.grids},
     }
+    if not res.ok:  # a failed check: lazy_command prints it and exits 1
+        out["error"] = f"dataset {cfg.data.name!r} failed verification ({'; '.join(failing)})"
+    return out

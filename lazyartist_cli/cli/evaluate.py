@@ -13,7 +13,7 @@ app = typer.Typer()
 RunsArg = Annotated[list[str], typer.Argument(help="Run names under the runs directory.", show_default=False)]
 
 
-@lazy_command(app, "eval", help="Evaluate runs on train/val/test_easy/test_hard: per class, confusion, failures.")
+@lazy_command(app, "eval", reads=("seed", "device", "eval"), help="Evaluate runs on train/val/test_easy/test_hard: per class, confusion, failures.")
 def evaluate(ctx: Ctx, runs: RunsArg) -> dict[str, Any]:
     cfg = ctx.load()
     res = run_eval(cfg, ctx.runs_dir, runs, reporter=ctx.reporter)
@@ -40,7 +40,8 @@ def evaluate(ctx: Ctx, runs: RunsArg) -> dict[str, Any]:
     return {"ok": True, "runs": res}
 
 
-@lazy_command(app, "counterfactual", help="Recolour correctly classified easy images to every other class colour.")
+@lazy_command(app, "counterfactual", reads=("seed", "device", "eval.batch_size", "counterfactual"),
+              help="Recolour correctly classified easy images to every other class colour.")
 def counterfactual(ctx: Ctx, runs: RunsArg) -> dict[str, Any]:
     cfg = ctx.load()
     res = run_counterfactual(cfg, ctx.runs_dir, runs, reporter=ctx.reporter)

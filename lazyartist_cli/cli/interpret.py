@@ -14,7 +14,7 @@ from .evaluate import RunsArg
 app = typer.Typer()
 
 
-@lazy_command(app, "gradcam", help="Grad-CAM (from scratch) and other attribution maps; stroke-mass scores.")
+@lazy_command(app, "gradcam", reads=("seed", "device", "gradcam"), help="Grad-CAM (from scratch) and other attribution maps; stroke-mass scores.")
 def gradcam(
     ctx: Ctx,
     runs: RunsArg,
@@ -41,7 +41,7 @@ def gradcam(
     return {"ok": True, "runs": res}
 
 
-@lazy_command(app, "probe", help="Activation maximisation and colour/shape selectivity of units.")
+@lazy_command(app, "probe", reads=("seed", "device", "probe"), help="Activation maximisation and colour/shape selectivity of units.")
 def probe(
     ctx: Ctx,
     runs: RunsArg,

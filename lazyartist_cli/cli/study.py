@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..pipeline.listing import list_runs
 from ..pipeline.report import run_report
 from ..pipeline.study import run_study
-from .common import Ctx, lazy_command
+from .common import RUN_FILE_KEYS, Ctx, lazy_command
 
 app = typer.Typer()
 
@@ -38,7 +38,9 @@ def study(
     return res
 
 
-@lazy_command(app, "sweep", help="Run a grid of runs described by a sweep file, here or on a Ray cluster; resumable.")
+@lazy_command(app, "sweep", reads=tuple(k for k in RUN_FILE_KEYS if k != "seed"), refuses={
+    "config": "it takes its run file from the sweep file's `base`",
+    "seed": "put seeds on an axis of the sweep file (seed = [0, 1, 2])"}, help="Run a grid of runs described by a sweep file, here or on a Ray cluster; resumable.")
 def sweep(
     ctx: Ctx,
     sweep_file: Annotated[Path, typer.Argument(help="TOML sweep file (axes over run-file keys; see docs/commands.md).")],
@@ -56,14 +58,10 @@ def sweep(
 
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
-    if ctx.config_path is not None:
-        raise UsageError("lazy sweep takes its run file from the sweep file's `base`, not from --config")
     extra: dict[str, Any] = {}
     for item in ctx.sets:
         key, value = parse_set(item)
         extra[key] = value
-    if ctx.seed is not None:
-        raise UsageError("lazy sweep: put seeds on an axis (seed = [0, 1, 2]), not --seed")
     if ctx.device is not None:
         extra["device"] = ctx.device
     subset: dict[str, list[str]] = {}
@@ -93,7 +91,7 @@ def sweep(
     return res
 
 
-@lazy_command(app, "report", help="Write the Markdown study report from what the runs stored.")
+@lazy_command(app, "report", reads=tuple(k for k in RUN_FILE_KEYS if k != "device"), help="Write the Markdown study report from what the runs stored.")
 def report(ctx: Ctx) -> dict[str, Any]:
     cfg = ctx.load()
     res = run_report(cfg, ctx.runs_dir, reporter=ctx.reporter)
@@ -108,7 +106,7 @@ def report(ctx: Ctx) -> dict[str, Any]:
     return res
 
 
-@lazy_command(app, "runs", help="List the trained runs: model, strategy, seed, epochs, accuracies, analyses present.")
+@lazy_command(app, "runs", reads=(), help="List the trained runs: model, strategy, seed, epochs, accuracies, analyses present.")
 def runs(ctx: Ctx) -> dict[str, Any]:
     rows = list_runs(ctx.runs_dir)
     table = Table(title=f"{len(rows)} runs in {ctx.runs_dir}")

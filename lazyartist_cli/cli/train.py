@@ -13,7 +13,7 @@ from .common import Ctx, lazy_command
 app = typer.Typer()
 
 
-@lazy_command(app, "train", help="Train a model with a strategy (erm, consistency, ...) on the Colored-MNIST dataset.")
+@lazy_command(app, "train", reads=("seed", "device", "data", "train", "strategy"), help="Train a model with a strategy (erm, consistency, ...) on the Colored-MNIST dataset.")
 def train(
     ctx: Ctx,
     strategy: Annotated[Optional[str], typer.Option("--strategy", help=f"Training strategy (train.strategy): {' | '.join(sorted(STRATEGIES))}.", show_default=False)] = None,

@@ -94,6 +94,9 @@ class SweepFile(BaseModel):
                                  "seed is replicated, the strategy is what is compared")
             if not (key.startswith("train.") or key.startswith("strategy.")):
                 raise ValueError(f"{key!r} is not a training key (train.* or strategy.*)")
+            problem = _not_a_training_key(key)
+            if problem:
+                raise ValueError(problem)
         return v
 
     @field_validator("name")
@@ -117,6 +120,31 @@ class SweepFile(BaseModel):
                 raise ValueError("a [[grid]] table is empty")
             _check_lists(g, "grid key")
         return v
+
+
+def _not_a_training_key(key: str) -> Optional[str]:
+    """Why ``key`` (``train.*`` or ``strategy.<name>.*``) is not a run-file key, naming the valid ones (None: it is)."""
+    from ..models import OPTIONS
+    from ..strategies import STRATEGIES
+
+    parts = key.split(".")
+    if parts[0] == "train":
+        fields = list(RunConfig.model_fields["train"].annotation.model_fields)  # type: ignore[union-attr]
+        if len(parts) == 3 and parts[1] == "model_options":
+            options = sorted({f for schema, _ in OPTIONS.values() if schema is not None for f in schema.model_fields})
+            if parts[2] in options:
+                return None
+            return f"{key!r} is not a model option; valid: {', '.join(f'train.model_options.{o}' for o in options)}"
+        if len(parts) == 2 and parts[1] in fields and parts[1] != "model_options":
+            return None
+        return f"{key!r} is not a run-file key; valid train keys: {', '.join(f'train.{f}' for f in fields if f != 'model_options')}"
+    if len(parts) < 2 or parts[1] not in STRATEGIES:
+        return f"{key!r} names no strategy; valid: {', '.join(f'strategy.{n}.*' for n in sorted(STRATEGIES))}"
+    options = list(STRATEGIES[parts[1]].Config.model_fields)
+    if len(parts) == 3 and parts[2] in options:
+        return None
+    return (f"{key!r} is not an option of {parts[1]}; valid: {', '.join(f'strategy.{parts[1]}.{o}' for o in options)}"
+            if options else f"{key!r}: strategy {parts[1]} has no options")
 
 
 REFERENCE_METRICS = ("val", "test_easy", "test_hard", "unbiased", "worst_group", "bias_conflicting", "aligned")
@@ -225,7 +253,7 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+        raise ConfigError([f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
                            for e in exc.errors()]) from None
     base = (path.parent / spec.base).resolve() if spec.base else None
     if base is not None and not base.is_file():
@@ -239,6 +267,7 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
+    every_point = list(assignments)  # the whole sweep: what its [reference] is checked against, whatever --only keeps
     for key, wanted in (only or {}).items():
         if key not in spec.axes and not any(key in inc for inc in [*spec.include, *spec.grid]):
             raise ConfigError([f"--only {key}: not an axis of {path} (axes: {', '.join(spec.axes) or 'none'})"])
@@ -260,7 +289,7 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: reference.points.{i}.match: {unknown[0]!r} is not a key of the sweep's points "
                                f"(keys: {', '.join(sorted(known_keys))})"])
-        if not any(matches(a, ref.match) for a in assignments):
+        if not any(matches(a, ref.match) for a in every_point):
             raise ConfigError([f"{path}: reference.points.{i}.match: no point of the sweep has these values ({ref.match})"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
     points, seen = [], {}
