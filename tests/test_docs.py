@@ -161,7 +161,8 @@ def test_readme_is_one_screen_and_lists_every_subcommand():
         assert f"`lazy {name}" in table, f"README's subcommand table lacks `lazy {name}`"
     for link in re.findall(r"\]\((docs/[^)#]+)", text):
         assert (ROOT / link).exists(), f"README links to a missing page {link}"
-    assert "<!-- results:begin -->" in text and "<!-- results:end -->" in text  # scripts/readme_results.py's markers
+    for block in ("study-headline", "study-time", "study-time@quickstart"):  # scripts/render_blocks.py's blocks
+        assert f"<!-- lazy:{block} -->" in text and f"<!-- /lazy:{block} -->" in text, block
 
 
 def test_readme_install_and_test_commands_are_the_ones_ci_runs():
@@ -229,6 +230,19 @@ def test_the_product_speaks_of_itself_only(path):
     text = (ROOT / path).read_text(encoding="utf-8").lower()
     for phrase in (r"sessions? \d", "our development", "development machine", "our runs", "our machine"):
         assert not re.search(rf"\b{phrase}", text), f"{path} says {phrase!r}"
+
+
+def test_readme_states_the_run_files_settings_as_they_are():
+    """The README's descriptions of the quick run and the study (sizes, epochs, share) come from their run files."""
+    from lazyartist_cli.config import load_config
+
+    text = README.read_text(encoding="utf-8")
+    quick = load_config(ROOT / "quickstart.toml")
+    assert f"({quick.data.n_train:,} training images, {quick.train.epochs} epochs, one seed)" in text
+    assert quick.study.seeds == 1 and quick.study.strategies == ["consistency"] and "one strategy" in text
+    study = load_config(ROOT / "examples.toml")
+    assert (f"The study trains `{study.study.model}` on `{study.data.protocol}` Colored-MNIST "
+            f"({study.data.correlation:.0%} of the easy images in their digit's colour) for {study.train.epochs}") in text
 
 
 FAILURE_KEYS = {"ok", "error", "exit_code"}  # every command's JSON has `ok`; a failure's `error` and `exit_code`

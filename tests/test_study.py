@@ -454,3 +454,65 @@ def test_an_analysis_job_error_carries_the_steps_that_finished_through_pickling(
         study_mod._analysis_job(items, tmp_path, "run", 0, None)
     sent = pickle.loads(pickle.dumps(info.value))  # as a worker process hands it to the parent
     assert [s for s, _, _ in sent.finished_steps] == ["eval"] and str(sent) == "attack: boom"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_export_keeps_the_compact_results_and_report_rebuilds_every_number_from_them(tiny_study, tmp_path):
+    """`lazy export` copies what the report reads and nothing heavy; `lazy report --results` from that copy alone
+    prints every number the report of the full runs directory prints, and writes nothing into the copy."""
+    cfg, runs, _ = tiny_study
+    results = tmp_path / "results"
+    res = runner.invoke(app, ["export", str(results), "--runs-dir", str(runs), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    copied = _tree(results)
+    assert copied and not [p for p in copied if p.endswith((".pt", ".png", ".csv"))]
+    for rel, data in copied.items():  # byte-identical copies
+        assert (runs / rel).read_bytes() == data, rel
+    assert "report/study.json" in copied and any(p.endswith("eval/metrics.json") for p in copied)
+
+    def numbers(*args: str) -> dict[str, float]:
+        out = runner.invoke(app, ["report", "-c", str(cfg), "--json", "-q", *args])
+        assert out.exit_code == 0, out.output
+        return {n["key"]: n["value"] for n in json.loads(out.stdout)["numbers"]}
+
+    full = numbers("--runs-dir", str(runs))
+    compact = numbers("--runs-dir", str(tmp_path / "elsewhere"), "--results", str(results))
+    assert full and compact == full
+    assert _tree(results) == copied  # the committed folder is read, never written
+    assert (tmp_path / "elsewhere" / "report" / "REPORT.md").is_file()
+
+    again = runner.invoke(app, ["export", str(results), "--runs-dir", str(runs), "-q"])  # a second export replaces, same bytes
+    assert again.exit_code == 0 and _tree(results) == copied
+    bad = runner.invoke(app, ["export", str(runs / "inside"), "--runs-dir", str(runs)])
+    assert bad.exit_code == 2 and "inside the runs directory" in bad.output
+
+
+def test_blocks_render_from_results_and_check_finds_a_stale_one(tiny_study, tmp_path):
+    from lazyartist_cli.errors import UsageError
+    from lazyartist_cli.pipeline.report.blocks import Source, refresh_file
+
+    cfg, runs, _ = tiny_study
+    results = tmp_path / "results"
+    assert runner.invoke(app, ["export", str(results), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    src = {"": Source(results, cfg, "results", "lazy study tiny.toml")}
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- lazy:study-headline -->\nstale\n<!-- /lazy:study-headline -->\n"
+                   "<!-- lazy:study-time -->\n<!-- /lazy:study-time -->\n<!-- lazy:sweep:absent -->\n<!-- /lazy:sweep:absent -->\nend\n")
+    assert refresh_file(doc, src, check=True) == ["study-headline", "study-time", "sweep:absent"]
+    assert "stale" in doc.read_text()  # check writes nothing
+    assert refresh_file(doc, src) == ["study-headline", "study-time", "sweep:absent"]
+    text = doc.read_text()
+    hard = [json.loads((d / "eval" / "metrics.json").read_text())["test_hard"] for d in runs.glob("lazy-cnn-erm-s*")]
+    assert hard and f"hard test {100 * sum(hard) / len(hard):.1f}" in text  # the mean over the seeds other tests added
+    assert "| baseline `erm`: plain cross-entropy |" in text and "epochs of the baseline" in text
+    assert "No results of sweep `absent`" in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert refresh_file(doc, src, check=True) == []
+    doc.write_text("<!-- lazy:nope -->\n<!-- /lazy:nope -->\n")
+    with pytest.raises(UsageError, match="unknown block 'nope'"):
+        refresh_file(doc, src, check=True)
+    doc.write_text("<!-- lazy:study-time@other -->\n<!-- /lazy:study-time@other -->\n")
+    with pytest.raises(UsageError, match="unknown results source 'other'"):
+        refresh_file(doc, src, check=True)

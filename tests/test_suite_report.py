@@ -4,15 +4,12 @@ block copied from the report."""
 
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 from lazyartist_cli.pipeline.report.suite import choose_learning_rates, suite_groups
 from lazyartist_cli.pipeline.report.sweeps import _sweep_sections
 from lazyartist_cli.pipeline.report.writer import Writer
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _point(proto, strat, lr, seed, score, hard, knows="nothing", select="val"):
@@ -105,17 +102,6 @@ def test_the_suite_table_and_headline_and_the_readme_block(tmp_path):
     assert f"{100 * hard:.1f} ± {100 * sd:.1f}%" in row and "0.003 (of 0.001, 0.003)" in row
     # not lazy at its rule's rate: the headline says so, and names the best method per knowledge class
     assert "**not lazy**" in text and "knowing group labels on all training data: `group-dro` 71.0 ± 1.4%" in text
-    report = tmp_path / "REPORT.md"
-    report.write_text(text)
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- suite:begin -->\nold\n<!-- suite:end -->\nrest\n")
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_suite.py"), str(report), str(readme), "lazy sweep suite.toml"],
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    body = readme.read_text()
-    head = next(line for line in text.splitlines() if line.startswith("- `decoy`"))
-    assert "old" not in body and head in body and row not in body and body.endswith("<!-- suite:end -->\nrest\n")
-    assert "Produced by `lazy sweep suite.toml`" in body
 
 
 def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs(tmp_path):
@@ -144,30 +130,6 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
     assert "`seed` = [0, 1]; and 2 `[[grid]]` tables, 1 `[[include]]` point), run with" in text  # not only the axes
     assert "The 4 runs trained for 9 minutes in all, 4.5 baseline runs or 54 bare ERM epochs" in text
     assert "`dfr`: the last layer is refitted on the validation split" in text
-
-
-def test_a_sweep_table_is_copied_into_its_readme_block(tmp_path):
-    report = tmp_path / "REPORT.md"
-    report.write_text("### Sweep `other`\n\n| point | x |\n|---|---|\n| a | 1 |\n\n### Sweep `lffrepro`\n\ntext\n\n"
-                      "| point | unbiased |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 ± 1.0% |\n\nafter\n\n"
-                      "Against the published numbers (P; *unbiased* accuracy, %): 0 of 1 points within 3 points.\n\n"
-                      "| point | ours |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 |\n\n### Sweep `next`\n\n"
-                      "Against the published numbers (Q)\n\n| point | ours |\n|---|---|\n| z | 1 |\n")
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- sweep:lffrepro:begin -->\nold\n<!-- sweep:lffrepro:end -->\nb\n")
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_sweep.py"), str(report), str(readme), "lffrepro",
-                          "lazy sweep lff-repro.toml"], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    body = readme.read_text()
-    # with published numbers, the block holds their comparison (the report keeps the full table)
-    assert "0 of 1 points within 3 points.\n\n| point | ours |\n|---|---|\n| correlation=0.95, strategy=erm | 80.0 |" in body
-    assert "80.0 ± 1.0%" not in body and "| a | 1 |" not in body and "old" not in body
-    assert "(Q)" not in body and "| z | 1 |" not in body  # the next sweep's comparison stays out
-    report.write_text(report.read_text().split("Against the published")[0])  # no [reference]: the first table
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_sweep.py"), str(report), str(readme), "lffrepro",
-                          "lazy sweep lff-repro.toml"], capture_output=True, text=True)
-    assert res.returncode == 0 and "| correlation=0.95, strategy=erm | 80.0 ± 1.0% |" in readme.read_text()
-    assert body.endswith("<!-- sweep:lffrepro:end -->\nb\n")
 
 
 def _frontier_lines(tmp_path, axis, values, extra_axes, rows, with_input=False):
@@ -207,24 +169,3 @@ def test_a_lazy_design_is_shown_beside_its_colour_blind_reference(tmp_path):
         ("colorblind", 0.003, 0.85, 0.84)), with_input=True)
     rgb = next(line for line in lines if line.startswith("- `erm`, train.input=rgb"))
     assert "lr 0.001" in rgb and "**lazy**" in rgb and rgb.endswith("colour-blind reference: hard test 84.1 ± 0.1%")
-
-
-def test_named_suites_are_copied_into_their_own_readme_block(tmp_path):
-    def section(name, baseline):
-        return (f"### Sweep `{name}`\n\n**The shortcut suite.** text\n\n**Best method per knowledge class and protocol** (x):\n\n"
-                f"- `foreground`: baseline `erm` {baseline}\n\n")
-    report = tmp_path / "REPORT.md"
-    report.write_text(section("suite", "62.1% hard") + section("onepct", "7.2% hard") + section("long", "9.9% hard")
-                      + "## 6. Next\n")
-    readme = tmp_path / "README.md"
-    readme.write_text("<!-- suite:begin -->\n<!-- suite:end -->\n<!-- suite:onepct+long:begin -->\nold\n<!-- suite:onepct+long:end -->\n")
-    script = str(ROOT / "scripts" / "readme_suite.py")
-    for extra in ([], ["onepct", "long"]):
-        res = subprocess.run([sys.executable, script, str(report), str(readme), "cmd", *extra], capture_output=True, text=True)
-        assert res.returncode == 0, res.stderr
-    first, second = readme.read_text().split("<!-- suite:onepct+long:begin -->")
-    assert "62.1% hard" in first and "7.2% hard" not in first
-    assert "- `onepct`, `foreground`: baseline `erm` 7.2% hard" in second and "- `long`, `foreground`: baseline `erm` 9.9% hard" in second
-    assert "62.1% hard" not in second and "old" not in second and second.count("**Best method") == 1
-    res = subprocess.run([sys.executable, script, str(report), str(readme), "cmd", "nosuch"], capture_output=True, text=True)
-    assert res.returncode != 0 and "no sweep 'nosuch'" in res.stderr

@@ -317,8 +317,7 @@ def test_a_reference_sets_published_numbers_beside_the_points_they_match(tmp_pat
     assert [n["value"] for n in w.numbers] == pytest.approx([0.02, -0.06])
 
 
-SWEEP_FILES = sorted(p for p in Path(__file__).resolve().parents[1].glob("*.toml")
-                     if p.name not in ("examples.toml", "pyproject.toml"))
+SWEEP_FILES = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=[p.name for p in SWEEP_FILES])
@@ -326,7 +325,7 @@ def test_every_sweep_file_of_the_repository_loads(path):
     from lazyartist_cli.pipeline.sweep_file import load_sweep
 
     sweep = load_sweep(path)  # a stale key or value in any point is a ConfigError naming it
-    assert sweep.points and all(p.config.train.name == p.name for p in sweep.points)
+    assert len(SWEEP_FILES) >= 9 and sweep.points and all(p.config.train.name == p.name for p in sweep.points)
 
 
 def test_reference_values_match_as_numbers():
@@ -335,3 +334,23 @@ def test_reference_values_match_as_numbers():
     assert matches({"train.model_options": {"input_divisor": 255.0}, "seed": 0}, {"train.model_options": {"input_divisor": 255}})
     assert matches({"data.correlation": 1}, {"data.correlation": 1.0}) and not matches({"data.correlation": 0.95}, {"data.correlation": 0.99})
     assert not matches({"seed": 0}, {"train.select": "last"}) and not matches({"train.select": None}, {"train.select": "last"})
+
+
+def test_labels_name_the_points_and_a_label_of_no_key_or_value_is_refused(tmp_path):
+    from lazyartist_cli.errors import ConfigError
+    from lazyartist_cli.pipeline.sweep_file import load_sweep, point_label
+
+    def sweep(labels: str):
+        path = tmp_path / "s.toml"
+        path.write_text('name = "lab"\n[set]\n"train.model" = "mlp"\n[axes]\n"train.strategy" = ["erm", "lff"]\n"data.correlation" = [0.95]\n'
+                        '[[grid]]\n"train.strategy" = ["erm"]\n"train.model_options" = [{ input_divisor = 255 }]\n' + labels)
+        return load_sweep(path)
+
+    sw = sweep('[labels]\n"train.strategy" = { erm = "ERM" }\n"train.model_options" = { \'{"input_divisor": 255}\' = "x/255" }\n')
+    names = [point_label(p.values, sw.spec.labels) for p in sw.points]
+    assert names == ["ERM", "train.strategy=lff", "ERM, x/255"]
+    assert point_label({"a": 1, "b": None}) == "a=1"  # no labels: every key=value of the point
+    with pytest.raises(ConfigError, match="labels: 'train.lr' is not a key of the sweep's points"):
+        sweep('[labels]\n"train.lr" = { "0.1" = "fast" }\n')
+    with pytest.raises(ConfigError, match="labels.data.correlation: '0.9' is not one of its values"):
+        sweep('[labels]\n"data.correlation" = { "0.9" = "10%" }\n')

@@ -4,7 +4,7 @@ import typer
 
 from .. import __version__
 from ..allocator import tune_allocator
-from . import attack, data, evaluate, interpret, study, train
+from . import attack, data, evaluate, export, interpret, study, train
 
 app = typer.Typer(
     name="lazy",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
 
-for sub in (data.app, train.app, evaluate.app, interpret.app, attack.app, study.app):
+for sub in (data.app, train.app, evaluate.app, interpret.app, attack.app, study.app, export.app):
     for cmd in sub.registered_commands:
         app.registered_commands.append(cmd)
 

@@ -92,9 +92,15 @@ def sweep(
 
 
 @lazy_command(app, "report", reads=tuple(k for k in RUN_FILE_KEYS if k != "device"), help="Write the Markdown study report from what the runs stored.")
-def report(ctx: Ctx) -> dict[str, Any]:
+def report(
+    ctx: Ctx,
+    results: Annotated[Optional[Path], typer.Option(
+        "--results", help="Read the runs from this folder (a runs directory, or the compact copy `lazy export` writes, "
+        "e.g. results/) instead of --runs-dir; the report is still written under --runs-dir.", show_default=False)] = None,
+) -> dict[str, Any]:
     cfg = ctx.load()
-    res = run_report(cfg, ctx.runs_dir, reporter=ctx.reporter)
+    res = run_report(cfg, results if results is not None else ctx.runs_dir, reporter=ctx.reporter,
+                     out_dir=ctx.runs_dir / cfg.report.dir if results is not None else None)
     table = Table(title=f"report: {res['path']}")
     table.add_column("section")
     table.add_column("numbers", justify="right")

@@ -3,7 +3,7 @@
 Search order: a directory the user names (``--mnist-dir``, ``data.mnist_dir``
 or ``LAZY_MNIST_DIR``, ``LAZY_FASHION_MNIST_DIR`` for Fashion-MNIST; for Fashion-MNIST also Debian's
 ``/usr/share/datasets/fashion-mnist``), then the tool's cache
-(``LAZY_CACHE_DIR`` or ``~/.cache/lazyartist``), then a download from the usual
+(``LAZY_CACHE_DIR``, else ``$XDG_CACHE_HOME/lazyartist``, else ``~/.cache/lazyartist``), then a download from the usual
 mirrors into that cache. Every file is checked by the SHA-256 of its
 uncompressed IDX payload, so gzip and raw copies are both accepted.
 """

@@ -137,11 +137,11 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
                     record(step, name, status, t0)
     except BaseException:  # what finished is recorded even when a step failed (a rerun skips it and keeps its cost)
         try:
-            _write_record(study_file, steps, t_study, workers, complete=False)
+            _write_record(study_file, steps, t_study, workers, complete=False, seeds=cfg.study.seeds)
         except Exception as exc:  # noqa: BLE001 - the step's own error is the one to report
             reporter.note(f"study: could not write {study_file}: {exc}")
         raise
-    _write_record(study_file, steps, t_study, workers, complete=True)
+    _write_record(study_file, steps, t_study, workers, complete=True, seeds=cfg.study.seeds)
 
     t0 = time.perf_counter()
     rep = run_report(cfg, runs_dir, reporter=reporter)
@@ -150,14 +150,21 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
             "runs": every, "analysed": first, "study_file": str(study_file), "workers": workers}
 
 
-def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float, workers: int, complete: bool) -> None:
-    """``study.json``: what each step cost when it last ran (a skipped step keeps its earlier time)."""
-    earlier = {}
+def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float, workers: int, complete: bool,
+                  seeds: int = 1) -> None:
+    """``study.json``: what each step cost when it last ran (a skipped step keeps its earlier time), and every
+    invocation's wall time (``invocations``: seeds, workers, seconds, steps that ran, complete), oldest first."""
+    earlier, invocations = {}, []
     if study_file.is_file():
         try:
-            earlier = {(s["step"], s["target"]): s for s in read_json(study_file, "study record").get("steps", [])}
+            record = read_json(study_file, "study record")
+            earlier = {(s["step"], s["target"]): s for s in record.get("steps", [])}
+            invocations = [dict(x) for x in record.get("invocations", [])]
         except (LazyError, AttributeError, KeyError, TypeError):
-            earlier = {}
+            earlier, invocations = {}, []
+    seconds = round(time.perf_counter() - t_study, 1)
+    invocations.append({"seeds": seeds, "workers": workers, "seconds": seconds, "complete": complete,
+                        "ran": sum(1 for s in steps if s["status"] != "up to date")})
     for s in steps:
         old = earlier.get((s["step"], s["target"]))
         if s["status"] == "up to date" and old and "compute_seconds" in old:
@@ -167,8 +174,8 @@ def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float,
     if not complete:  # the steps this invocation did not reach keep what the earlier record knew of them
         reached = {(s["step"], s["target"]) for s in steps}
         steps = steps + [old for key, old in earlier.items() if key not in reached]
-    write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": round(time.perf_counter() - t_study, 1),
-                                   "workers": workers, "complete": complete})
+    write_json_atomic(study_file, {"steps": steps, "seconds_this_invocation": seconds, "workers": workers,
+                                   "complete": complete, "invocations": invocations})
 
 
 _TRAIN_STATUS = {"done": "up to date", "partial": "resumed", "absent": "ran"}

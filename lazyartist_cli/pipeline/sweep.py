@@ -125,7 +125,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": executor, "workers": workers, "threads": threads,
               "axes": sweep.spec.axes, "grids": len(sweep.spec.grid), "includes": len(sweep.spec.include),
               "choose": sweep.spec.choose, "set": sweep.spec.set, "metric": sweep.spec.metric,
-              "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None, "points": rows,
+              "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
+              "labels": sweep.spec.labels, "points": rows,
               "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows)}
     write_json_atomic(out_dir / "results.json", result)
     write_text_atomic(out_dir / "results.csv", _csv(rows))

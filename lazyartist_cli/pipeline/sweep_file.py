@@ -30,6 +30,9 @@ A sweep file (TOML)::
                                      # each method's own checkpoint rule chooses in the report (the highest mean
                                      # rule score over seeds, never hard data); the other keys stay apart
 
+    [labels]                         # optional: readable point names in tables (value as text -> label)
+    "train.strategy" = { erm = "ERM", lff = "LfF" }
+
     [reference]                      # optional: published numbers the points are compared with in the report
     source = "Paper (authors, venue), Table 1"   # where the numbers were read: a citation, not a run
     metric = "unbiased"              # the column compared (val | test_easy | test_hard | unbiased | worst_group | ...)
@@ -82,6 +85,9 @@ class SweepFile(BaseModel):
         "keys whose value each method's own checkpoint rule chooses in the report (the highest mean score of its "
         "selected checkpoints over seeds; never hard data); points that differ in other keys stay apart"))
     reference: Optional[Reference] = Field(None, description="published numbers the report compares the points with")
+    labels: dict[str, dict[str, str]] = Field(default_factory=dict, description=(
+        "readable names of the points in tables: key -> {value as text -> label}; a point is named by the labels of "
+        "its values of these keys, in this order (the other keys are left out of its name); default: key=value pairs"))
 
     @field_validator("choose")
     @classmethod
@@ -182,6 +188,21 @@ def same_value(a: Any, b: Any) -> bool:
             return [norm(x) for x in v]
         return v
     return norm(a) == norm(b)
+
+
+def value_text(value: Any) -> str:
+    """A point's value as the text ``[labels]`` names it by: JSON for a table or list, else ``str``."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+
+
+def point_label(values: dict[str, Any], labels: Optional[dict[str, dict[str, str]]] = None) -> str:
+    """A point's name in tables: with ``labels``, the labels of its values of those keys (``key=value`` for a value
+    without one); without, every ``key=value`` (None: not a key of that point, left out)."""
+    if labels:
+        parts = [names.get(value_text(values[k]), f"{k}={values[k]}") for k, names in labels.items()
+                 if values.get(k) is not None]
+        return ", ".join(parts) or "all"
+    return ", ".join(f"{k}={v}" for k, v in values.items() if v is not None) or "all"
 
 
 def matches(values: dict[str, Any], match: dict[str, Any]) -> bool:
@@ -291,6 +312,13 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
                                f"(keys: {', '.join(sorted(known_keys))})"])
         if not any(matches(a, ref.match) for a in every_point):
             raise ConfigError([f"{path}: reference.points.{i}.match: no point of the sweep has these values ({ref.match})"])
+    for key, names in spec.labels.items():
+        if key not in known_keys:
+            raise ConfigError([f"{path}: labels: {key!r} is not a key of the sweep's points (keys: {', '.join(sorted(known_keys))})"])
+        seen_values = {value_text(a[key]) for a in every_point if key in a}
+        unknown = [v for v in names if v not in seen_values]
+        if unknown:
+            raise ConfigError([f"{path}: labels.{key}: {unknown[0]!r} is not one of its values ({', '.join(sorted(seen_values))})"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
     points, seen = [], {}
     for values in assignments:

@@ -26,6 +26,8 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     name = cls.name
     if name in STRATEGIES:
         raise ValueError(f"strategy {name!r} is registered twice")
+    if not cls.title:
+        raise ValueError(f"strategy {name!r} has no title (the readable label of the tables)")
     STRATEGIES[name] = cls
     return cls
 

@@ -50,6 +50,7 @@ class StrategyContext:
 
 class Strategy(nn.Module):
     name: str = ""
+    title: str = ""  # a few readable words for tables: what the strategy does
     Config: type[StrategyConfig] = StrategyConfig
     knows: Knowledge = "nothing"
     # Adam's learning rate when train.lr is not given. 1e-3 is Adam's customary default, not tuned on this

@@ -28,6 +28,7 @@ class ColorEntropyConfig(StrategyConfig):
 
 class ColorEntropy(Strategy):
     name = "color-entropy"
+    title = "uniform predictions on solid colours"  # readable label of tables (README, report)
     Config = ColorEntropyConfig
     knows = "the generator"  # its solid images are the palette: the generator's exact ten bias colours
 

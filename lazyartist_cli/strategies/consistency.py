@@ -61,6 +61,7 @@ def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor
 
 class Consistency(Strategy):
     name = "consistency"
+    title = "consistency across recolourings"  # readable label of tables (README, report)
     Config = ConsistencyConfig
     knows = "the shortcut's type"  # with the stroke op: the generator (``knowledge``)
     # picked from the two values {1e-3, 3e-3} by easy-val and val-recoloured accuracy on one seed (seed 0,

@@ -27,6 +27,7 @@ class ConsistencyInputGradientConfig(ConsistencyConfig):
 
 class ConsistencyInputGradient(Strategy):
     name = "consistency-input-gradient"
+    title = "consistency plus a chromatic input-gradient penalty"  # readable label of tables (README, report)
     Config = ConsistencyInputGradientConfig
     knows = "the shortcut's type"
     input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)

@@ -216,6 +216,7 @@ def dfr_last_layer(feats: torch.Tensor, y: torch.Tensor, bias: torch.Tensor, num
 
 class DFR(Strategy):
     name = "dfr"
+    title = "last-layer retraining on group-balanced held-out data (DFR)"  # readable label of tables (README, report)
     Config = DFRConfig
     knows = "group labels on a held-out set"
     refits = True

@@ -15,6 +15,7 @@ class ERMConfig(StrategyConfig):
 
 class ERM(Strategy):
     name = "erm"
+    title = "plain cross-entropy"  # readable label of tables (README, report)
     Config = ERMConfig
 
     def loss(self, model, batch):

@@ -19,6 +19,7 @@ class FocalConfig(StrategyConfig):
 
 class Focal(Strategy):
     name = "focal"
+    title = "focal loss"  # readable label of tables (README, report)
     Config = FocalConfig
 
     def loss(self, model, batch):

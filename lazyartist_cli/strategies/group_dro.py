@@ -46,6 +46,7 @@ def group_losses(per_sample: torch.Tensor, groups: torch.Tensor, n_groups: int) 
 
 class GroupDRO(Strategy):
     name = "group-dro"
+    title = "worst-group training (Group DRO)"  # readable label of tables (README, report)
     Config = GroupDROConfig
     knows = "group labels on all training data"
 

@@ -65,6 +65,7 @@ def batch_penalties(model, x: torch.Tensor, y: torch.Tensor, chunk: int) -> tupl
 
 class InputGradient(Strategy):
     name = "input-gradient"
+    title = "chromatic input-gradient penalty (Ross et al.)"  # readable label of tables (README, report)
     Config = InputGradientConfig
     knows = "the shortcut's type"
     input_gradients = True  # differentiates through the input: trained in fp32 (precision.py)

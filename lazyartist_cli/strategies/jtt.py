@@ -24,11 +24,10 @@ and the checkpoint on worst-group validation accuracy (group labels on val). Her
 group labels, the checkpoint is chosen by ``val-pseudo-group``: val accuracy averaged over
 the groups (label, the frozen identification model's prediction), uLA's bias-unsupervised
 stand-in for worst-group val (``two_stage.py``). Easy val accuracy (``val``) would reward
-the shortcut on a val split that is 95-99% bias-aligned: at 1% conflicting on the background
-protocol it chose epoch 2 on each of seeds 0-2 (0.1 +- 0.1% hard; the runs of suite-1pct.toml
-before this rule, i.e. run with train.select = "val"). T keeps the value below, not tuned;
-suite-1pct.toml lets this same rule choose lambda_up from {20, 100}, the ends of the official code's grid {20, 50, 100} (the sweep
-file's `choose`); elsewhere it keeps 20, "as configured".
+the shortcut on a val split that is 95-99% bias-aligned, choosing an early, biased epoch.
+T keeps the value below, not tuned; a sweep file may let this same rule choose lambda_up
+(its `choose` key: experiments/suite-1pct.toml tries {20, 100}, the ends of the official
+code's grid {20, 50, 100}); elsewhere it keeps 20, "as configured".
 
 Options: ``identify_epochs`` (T), ``upweight`` (lambda_up).
 """
@@ -49,6 +48,7 @@ class JTTConfig(StrategyConfig):
 
 class JTT(TwoStageStrategy):
     name = "jtt"
+    title = "upweight the errors of a first model (JTT)"  # readable label of tables (README, report)
     Config = JTTConfig
     helper_name = "identifier"
     helper_role = "identification model"

@@ -41,6 +41,7 @@ def class_max(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> t
 
 class LfF(Strategy):
     name = "lff"
+    title = "learning from a biased model's failures (LfF)"  # readable label of tables (README, report)
     Config = LfFConfig
 
     def __init__(self, cfg, ctx=None):

@@ -57,6 +57,7 @@ def color_selectivity(conv: nn.Conv2d, x: torch.Tensor, views: torch.Tensor) -> 
 
 class NeuronSuppression(Strategy):
     name = "neuron-suppression"
+    title = "suppress colour units"  # readable label of tables (README, report)
     Config = NeuronSuppressionConfig
     knows = "the shortcut's type"
 

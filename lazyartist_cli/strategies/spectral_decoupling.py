@@ -28,6 +28,7 @@ class SpectralDecouplingConfig(StrategyConfig):
 
 class SpectralDecoupling(Strategy):
     name = "spectral-decoupling"
+    title = "logit-norm penalty (spectral decoupling)"  # readable label of tables (README, report)
     Config = SpectralDecouplingConfig
 
     def loss(self, model, batch):

@@ -49,6 +49,7 @@ class ULAConfig(StrategyConfig):
 
 class ULA(TwoStageStrategy):
     name = "ula"
+    title = "logit adjustment by a bias proxy (uLA)"  # readable label of tables (README, report)
     Config = ULAConfig
     helper_name = "proxy"
     helper_role = "bias proxy"

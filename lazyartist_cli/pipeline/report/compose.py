@@ -25,8 +25,10 @@ SECTIONS: tuple[Callable[[ReportContext], None], ...] = (
     write_discussion)
 
 
-def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> dict[str, Any]:
-    ctx = load_context(cfg, runs_dir)
+def run_report(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT, out_dir: Path | None = None) -> dict[str, Any]:
+    """The report of what ``runs_dir`` stored, written to ``out_dir`` (default: the runs directory's report folder;
+    another one when the runs are a committed results folder that must stay as it is)."""
+    ctx = load_context(cfg, runs_dir, out_dir)
     reporter.start("report", "writing report", len(SECTIONS))
     for section in SECTIONS:
         section(ctx)

@@ -61,7 +61,7 @@ def write_discussion(ctx: ReportContext) -> None:
         "(units, attributions, SAEs) look at one seed per strategy, and their intervals are over images or units, not over seeds.")
     w.p()
     w.p("**Future work.** More methods that are not told about the shortcut (DFA), every method of the shortcut suite at the same "
-        "learning rates and epoch budgets (`lazy sweep suite.toml`), larger models (`--model resnet18`), ablations of each strategy's "
+        "learning rates and epoch budgets (`lazy sweep experiments/suite.toml`), larger models (`--model resnet18`), ablations of each strategy's "
         "components, and attacks that target colour directly.")
     w.p()
     w.h(3, "Appendix: configuration, versions, commands")

@@ -52,7 +52,7 @@ def _frontier_section(w: Writer, runs_dir: Path, dataset_fp: Any = None) -> None
         w.not_run("laziness frontier at fixed learning rates", "python scripts/frontier.py runs --design v1 --design default "
                   "--strategy consistency")
         w.p("The frontier under each design's own rule (its learning rate chosen by easy val) is the sweep "
-            "`frontier-lr.toml` (`lazy sweep frontier-lr.toml --executor process --workers 2`), shown among the sweeps "
+            "`experiments/frontier-lr.toml` (`lazy sweep experiments/frontier-lr.toml --executor process --workers 2`), shown among the sweeps "
             "below when it has run.")
         w.p()
         return

@@ -202,11 +202,12 @@ class ReportContext:
         return self.runs_dir / DATASETS_DIR / self.cfg.data.name / name
 
 
-def load_context(cfg: RunConfig, runs_dir: Path) -> ReportContext:
-    """Find the study's runs and the others in ``runs_dir``; the report's folder is created."""
+def load_context(cfg: RunConfig, runs_dir: Path, out_dir: Optional[Path] = None) -> ReportContext:
+    """Find the study's runs and the others in ``runs_dir``; the report's folder (``out_dir``, default the runs
+    directory's ``report.dir``) is created."""
     if not runs_dir.is_dir():
         raise LazyError(f"runs directory {runs_dir} does not exist: there is nothing to report (run `lazy study` first)")
-    out_dir = ensure_dir(runs_dir / cfg.report.dir)
+    out_dir = ensure_dir(out_dir if out_dir is not None else runs_dir / cfg.report.dir)
     w = Writer(runs_dir, out_dir)
     method = cfg.gradcam.method
     specs = study_runs(cfg)

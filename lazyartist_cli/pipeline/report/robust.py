@@ -97,6 +97,32 @@ def _colour_alone(ctx: ReportContext) -> None:
             w.p()
 
 
+def glance_table(ctx: ReportContext) -> tuple[list[str], list[list[str]]]:
+    """The short table of the summary and of the README's landing page: the study's rows (no extra runs), labelled in
+    words (each strategy's ``title``), mean ± sample std over seeds; each number registered with its files."""
+    from ...strategies import STRATEGIES
+
+    w, out = ctx.w, []
+    for r in ctx.rows:
+        if r["role"] == "extra":
+            continue
+        cls = STRATEGIES.get(r["base_strategy"])
+        what = f"`{r['base_strategy']}`: {cls.title if cls else r['base_strategy']}"
+        label = {"baseline": f"baseline {what}", "robust": what,
+                 "oracle": f"colour-blind reference (not a method): `{r['base_strategy']}` shown no bias colour"}[r["role"]]
+        cells = [label, r["knows"], str(r["n"])]
+        for key in ("easy", "hard", "cf"):
+            m, sd = r[key]
+            if m is None:
+                cells.append("—")
+                continue
+            read = r["cf_sources"] if key == "cf" else r["sources"]
+            w.num(f"glance.{r['strategy']}.{r['role']}.{key}.mean", m, read[0], sources=read)
+            cells.append(_pm((m, sd)))
+        out.append(cells)
+    return ["method", "knows about the shortcut", "seeds", "easy test", "hard test", "follows a new colour"], out
+
+
 def _strategy_table(ctx: ReportContext) -> None:
     """The strategy table: mean ± std over seeds per split, the hard-test CI and whether it separates from the baseline."""
     w, evals, ds_meta = ctx.w, ctx.evals, ctx.ds_meta

@@ -9,6 +9,7 @@ from ..analyses import ANALYSES
 from ..plan import train_command
 from .intervals import ORACLE_TOLERANCE, _oracle_is_ceiling, _pm, _seeds
 from .loader import ReportContext
+from .robust import glance_table
 from .suite import suite_headlines
 from .writer import TIMESTAMP_PREFIX
 
@@ -48,40 +49,15 @@ def write_summary(ctx: ReportContext) -> None:
     else:
         w.p("**What was not done:** every part of the configured study is present; see Limitations for what the study does not cover.")
         w.p()
+    head = headline_lines(ctx)
     base_row = ctx.row("baseline")
     if base_row:
-        def pm(key: str, row: dict, col: str) -> str:
-            """mean ± sample std over the row's seeds (the mean alone for one seed), registered with every file it reads."""
-            files_read = row["cf_sources"] if col == "cf" else row["sources"]
-            w.num(key, row[col][0], files_read[0], sources=files_read)
-            return _pm(row[col])
-
-        head = [f"baseline `{base_row['strategy']}` ({_seeds(base_row['n'])}): easy test {pm('baseline.test_easy_mean', base_row, 'easy')}, "
-                f"hard test {pm('baseline.test_hard_mean', base_row, 'hard')}"]
-        robust = [r for r in ctx.rows if r["role"] == "robust"]
-        best = max(robust, key=lambda r: r["hard"][0], default=None)
-        if best:
-            which = (f"highest hard-test mean of the {len(robust)} robust strategies (a pick made on test_hard; all of them are in "
-                     "section 5): " if len(robust) > 1 else "robust strategy: ")
-            head.append(f"{which}`{best['strategy']}` ({_seeds(best['n'])}), hard test "
-                        f"{pm('best_robust.test_hard_mean', best, 'hard')} at easy test {pm('best_robust.test_easy_mean', best, 'easy')}")
-        orc = ctx.row("oracle")
-        if orc:
-            if _oracle_is_ceiling(orc):
-                head.append(f"colour-blind oracle (not a method; {_seeds(orc['n'])}): hard test {pm('oracle.test_hard_mean', orc, 'hard')}"
-                            f", easy test {pm('oracle.test_easy_mean', orc, 'easy')}: this network's colour-blind reference "
-                            "(its easy and hard accuracies agree)")
-            else:
-                head.append(f"the oracle is NOT colour-blind (easy {100 * orc['easy'][0]:.1f}% vs hard {100 * orc['hard'][0]:.1f}%, "
-                            f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is not quoted as a reference")
-        if base_row["cf"][0] is not None:
-            head.append(f"recolouring an image makes the baseline follow the new colour in "
-                        f"{pm('baseline.cf_follows_mean', base_row, 'cf')} of cases ({_seeds(len(base_row['cf_sources']))})")
         w.p("**Headline numbers:**")
         w.p()
         for hl in head:
             w.p(f"- {hl}")
         w.p()
+        w.table(*glance_table(ctx))
         if any(r["n"] > 1 for r in ctx.rows):
             w.p("Mean ± sample std over seeds. Section 3 describes the baseline's first seed; section 5 has every strategy's "
                 "seeds and intervals.")
@@ -96,6 +72,43 @@ def write_summary(ctx: ReportContext) -> None:
         for line in lines:
             w.p(f"- {line}")
         w.p()
+
+
+def headline_lines(ctx: ReportContext) -> list[str]:
+    """The headline numbers (one Markdown list item each, without the dash): the baseline, the best robust
+    strategy by hard-test mean (said to be a pick made on test_hard), the oracle, the baseline's recolouring; each
+    number registered with the files it was read from. Also the README's headline block (``blocks.py``)."""
+    w, base_row = ctx.w, ctx.row("baseline")
+    if not base_row:
+        return []
+    def pm(key: str, row: dict, col: str) -> str:
+        """mean ± sample std over the row's seeds (the mean alone for one seed), registered with every file it reads."""
+        files_read = row["cf_sources"] if col == "cf" else row["sources"]
+        w.num(key, row[col][0], files_read[0], sources=files_read)
+        return _pm(row[col])
+
+    head = [f"baseline `{base_row['strategy']}` ({_seeds(base_row['n'])}): easy test {pm('baseline.test_easy_mean', base_row, 'easy')}, "
+            f"hard test {pm('baseline.test_hard_mean', base_row, 'hard')}"]
+    robust = [r for r in ctx.rows if r["role"] == "robust"]
+    best = max(robust, key=lambda r: r["hard"][0], default=None)
+    if best:
+        which = (f"highest hard-test mean of the {len(robust)} robust strategies (a pick made on test_hard; every one is in "
+                 "the table below): " if len(robust) > 1 else "robust strategy: ")
+        head.append(f"{which}`{best['strategy']}` ({_seeds(best['n'])}), hard test "
+                    f"{pm('best_robust.test_hard_mean', best, 'hard')} at easy test {pm('best_robust.test_easy_mean', best, 'easy')}")
+    orc = ctx.row("oracle")
+    if orc:
+        if _oracle_is_ceiling(orc):
+            head.append(f"colour-blind oracle (not a method; {_seeds(orc['n'])}): hard test {pm('oracle.test_hard_mean', orc, 'hard')}"
+                        f", easy test {pm('oracle.test_easy_mean', orc, 'easy')}: this network's colour-blind reference "
+                        "(its easy and hard accuracies agree)")
+        else:
+            head.append(f"the oracle is NOT colour-blind (easy {100 * orc['easy'][0]:.1f}% vs hard {100 * orc['hard'][0]:.1f}%, "
+                        f"more than {100 * ORACLE_TOLERANCE:.0f} point apart): it is not quoted as a reference")
+    if base_row["cf"][0] is not None:
+        head.append(f"recolouring an image makes the baseline follow the new colour in "
+                    f"{pm('baseline.cf_follows_mean', base_row, 'cf')} of cases ({_seeds(len(base_row['cf_sources']))})")
+    return head
 
 
 def _analysed_note(cfg) -> str:

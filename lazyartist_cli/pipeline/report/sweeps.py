@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from ..sweep_file import matches
+from ..sweep_file import matches, point_label
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
 from .writer import Writer
@@ -20,42 +20,48 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         data = _load(src)
         if not data or "summary" not in data:
             continue
-        sm = data["summary"]
         w.h(3, f"Sweep `{data['sweep']}`")
-        failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
-        w.p(f"{len(data['points'])} points from `{data['file']}` (axes: "
-            + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + _more_tables(data) + f"), run with `--executor {data['executor']}` "
-            f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s"
-            + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
-        w.p()
-
-        def cell(g: dict[str, Any], split: str) -> str:
-            if g.get(split) is None:
-                return "—"
-            sd = g.get(f"{split}_std")
-            return f"{100 * g[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
-
-        if is_suite(data):
-            suite_section(w, data, src)
-            w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
-            continue
-        rows = []
-        for g in sm["groups"]:
-            label = _label(g["values"])
-            w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
-            rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
-                         cell(g, "unbiased"), cell(g, "worst_group")])
-        w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
-        if data.get("reference"):
-            _reference(w, data, src)
-        if "train.lr" in data["axes"]:
-            _rate_choices(w, data)
+        sweep_tables(w, data, src)
         w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
 
 
-def _label(values: dict[str, Any]) -> str:
-    """A group's point, its axis values (None: not a key of that point, left out)."""
-    return ", ".join(f"{k}={v}" for k, v in values.items() if v is not None) or "all"
+def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
+    """One sweep's text: what ran, its table (mean ± std over seeds per combination of the other axes), the published
+    numbers beside it and the rates the rules choose. Also the docs' sweep blocks (``blocks.py``)."""
+    sm = data["summary"]
+    failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
+    w.p(f"{len(data['points'])} points from `{data['file']}` (axes: "
+        + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + _more_tables(data) + f"), run with `--executor {data['executor']}` "
+        f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s"
+        + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
+    w.p()
+
+    def cell(g: dict[str, Any], split: str) -> str:
+        if g.get(split) is None:
+            return "—"
+        sd = g.get(f"{split}_std")
+        return f"{100 * g[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
+
+    if is_suite(data):
+        suite_section(w, data, src)
+        return
+    rows = []
+    for g in sm["groups"]:
+        label = _label(g["values"], data.get("labels"))
+        w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
+        rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
+                     cell(g, "unbiased"), cell(g, "worst_group")])
+    w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
+    if data.get("reference"):
+        _reference(w, data, src)
+    if "train.lr" in data["axes"]:
+        _rate_choices(w, data)
+
+
+def _label(values: dict[str, Any], labels: Optional[dict[str, dict[str, str]]] = None) -> str:
+    """A group's point: the sweep file's ``[labels]`` of its values, else its axis values (None: not a key of that
+    point, left out)."""
+    return point_label(values, labels)
 
 
 def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
@@ -68,7 +74,7 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
         for rp in ref["points"]:
             if not matches(g["values"], rp["match"]) or g.get(metric) is None:
                 continue
-            label = _label(g["values"])
+            label = _label(g["values"], data.get("labels"))
             ours = 100 * g[metric]
             diff = ours - rp["value"]
             ok = abs(diff) <= tol
