@@ -242,7 +242,7 @@ def test_readme_states_the_run_files_settings_as_they_are():
     assert quick.study.seeds == 1 and quick.study.strategies == ["consistency"] and "one strategy" in text
     study = load_config(ROOT / "examples.toml")
     assert (f"The study trains `{study.study.model}` on `{study.data.protocol}` Colored-MNIST "
-            f"({study.data.correlation:.0%} of the easy images in their digit's colour) for {study.train.epochs}") in text
+            f"({study.data.correlation:.0%} of the training images in their digit's colour)\nfor {study.train.epochs} epochs") in text
 
 
 FAILURE_KEYS = {"ok", "error", "exit_code"}  # every command's JSON has `ok`; a failure's `error` and `exit_code`

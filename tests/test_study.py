@@ -117,7 +117,13 @@ def test_study_again_skips_everything_and_changes_nothing(tiny_study):
 def test_more_seeds_reuse_the_first(tiny_study):
     cfg, runs, out = tiny_study
     before = snapshot(runs, out["runs"])
+    first = json.loads((runs / "report" / "study.json").read_text())["invocations"]
     more = study(cfg, runs, "--seeds", "2")
+    invocations = json.loads((runs / "report" / "study.json").read_text())["invocations"]
+    assert invocations[:len(first)] == first and len(invocations) == len(first) + 1  # one entry per invocation
+    last = invocations[-1]
+    assert last["seeds"] == 2 and last["complete"] and last["ran"] == sum(s["status"] != "up to date" for s in more["steps"][:-1])
+    assert last["report"] and 0 < last["seconds"] <= more["seconds"] + 0.1  # the whole invocation, its report included
     ran = {s["target"] for s in more["steps"] if s["step"] == "train" and s["status"] == "ran"}
     assert ran == {"lazy-cnn-erm-s1", "lazy-cnn-consistency-s1", "lazy-cnn-erm-oracle-s1"}
     assert snapshot(runs, out["runs"]) == before
@@ -507,7 +513,8 @@ def test_blocks_render_from_results_and_check_finds_a_stale_one(tiny_study, tmp_
     text = doc.read_text()
     hard = [json.loads((d / "eval" / "metrics.json").read_text())["test_hard"] for d in runs.glob("lazy-cnn-erm-s*")]
     assert hard and f"hard test {100 * sum(hard) / len(hard):.1f}" in text  # the mean over the seeds other tests added
-    assert "| baseline `erm`: plain cross-entropy |" in text and "epochs of the baseline" in text
+    assert "| baseline `erm`: plain cross-entropy |" in text and "epochs of its baseline" in text
+    assert "wall time for `lazy study tiny.toml`, which ran " in text  # the fixture's invocation, its report included
     assert "No results of sweep `absent`" in text and text.startswith("intro\n") and text.endswith("end\n")
     assert refresh_file(doc, src, check=True) == []
     doc.write_text("<!-- lazy:nope -->\n<!-- /lazy:nope -->\n")

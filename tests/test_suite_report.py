@@ -114,6 +114,8 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
             run = runs / p["run"]
             run.mkdir(parents=True)
             (run / "history.jsonl").write_text("".join(json.dumps({"epoch": e, "seconds": 10.0}) + "\n" for e in range(1, 13)))
+            (run / "config.json").write_text(json.dumps({"config": {"seed": seed}}))
+            (run / "best.pt").write_bytes(b"a checkpoint")  # not exported
             if strat == "dfr":  # 12 epochs of 10 s and a refit of 30 s: 1.25 baseline runs
                 (run / "refit.json").write_text(json.dumps({"c": 1.0, "seconds": 30.0}))
     out = runs / "sweeps" / "suite"
@@ -130,6 +132,15 @@ def test_cost_counts_a_refit_and_the_suite_states_its_compute_in_bare_erm_epochs
     assert "`seed` = [0, 1]; and 2 `[[grid]]` tables, 1 `[[include]]` point), run with" in text  # not only the axes
     assert "The 4 runs trained for 9 minutes in all, 4.5 baseline runs or 54 bare ERM epochs" in text
     assert "`dfr`: the last layer is refitted on the validation split" in text
+    # the committed compact results (lazy export) give the same suite section, cost column included
+    from lazyartist_cli.pipeline.export import run_export
+
+    res = run_export(runs, tmp_path / "results")
+    assert {f["folder"] for f in res["folders"]} >= {"sweeps/suite", points[0]["run"]}
+    assert not list((tmp_path / "results").rglob("*.pt"))
+    again = Writer(tmp_path / "results", tmp_path / "elsewhere")
+    _sweep_sections(again, tmp_path / "results")
+    assert again.lines == w.lines
 
 
 def _frontier_lines(tmp_path, axis, values, extra_axes, rows, with_input=False):

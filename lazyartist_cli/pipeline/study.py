@@ -146,14 +146,16 @@ def run_study(cfg: RunConfig, runs_dir: Path, reporter: Reporter = SILENT) -> di
     t0 = time.perf_counter()
     rep = run_report(cfg, runs_dir, reporter=reporter)
     record("report", str(rep["path"]), "ran", t0)
+    _write_record(study_file, steps[:-1], t_study, workers, complete=True, seeds=cfg.study.seeds, again=True)  # + the report's time
     return {"ok": True, "seconds": round(time.perf_counter() - t_study, 1), "steps": steps, "report": str(rep["path"]),
             "runs": every, "analysed": first, "study_file": str(study_file), "workers": workers}
 
 
 def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float, workers: int, complete: bool,
-                  seeds: int = 1) -> None:
+                  seeds: int = 1, again: bool = False) -> None:
     """``study.json``: what each step cost when it last ran (a skipped step keeps its earlier time), and every
-    invocation's wall time (``invocations``: seeds, workers, seconds, steps that ran, complete), oldest first."""
+    invocation's wall time (``invocations``: seeds, workers, seconds, steps that ran, complete), oldest first.
+    ``again``: this invocation wrote the record already (before its report); its entry is replaced."""
     earlier, invocations = {}, []
     if study_file.is_file():
         try:
@@ -163,8 +165,10 @@ def _write_record(study_file: Path, steps: list[dict[str, Any]], t_study: float,
         except (LazyError, AttributeError, KeyError, TypeError):
             earlier, invocations = {}, []
     seconds = round(time.perf_counter() - t_study, 1)
+    if again and invocations:
+        invocations.pop()
     invocations.append({"seeds": seeds, "workers": workers, "seconds": seconds, "complete": complete,
-                        "ran": sum(1 for s in steps if s["status"] != "up to date")})
+                        "ran": sum(1 for s in steps if s["status"] != "up to date"), "steps": len(steps), "report": again})
     for s in steps:
         old = earlier.get((s["step"], s["target"]))
         if s["status"] == "up to date" and old and "compute_seconds" in old:

@@ -85,43 +85,36 @@ class Inputs:
         return [f"*No {what} in `{self.shown}/`: run `{command}`, then `{self.export}`.*"]
 
 
-def _study_missing(inp: Inputs) -> Optional[list[str]]:
+def _study_block(inp: Inputs, write: Callable[[ReportContext], None]) -> list[str]:
+    """A block of the study's own text: its source line, then what ``write`` adds to a fresh writer."""
     if not inp.results.is_dir() or inp.ctx.row("baseline") is None:
         return inp.missing("study results", inp.src.study_command)
-    return None
+    ctx = inp.ctx
+    ctx.w = inp.writer()
+    ctx.w.p(inp.source(inp.src.study_command))
+    ctx.w.p()
+    write(ctx)
+    return ctx.w.lines
 
 
-def _study_headline(inp: Inputs) -> list[str]:
+def _headline(ctx: ReportContext) -> None:
     from .robust import glance_table
     from .summary import headline_lines
 
-    missing = _study_missing(inp)
-    if missing:
-        return missing
-    ctx = inp.ctx
-    ctx.w = inp.writer()
-    w = ctx.w
-    w.p(inp.source(inp.src.study_command))
-    w.p()
     for line in headline_lines(ctx):
-        w.p(f"- {line}")
-    w.p()
-    w.table(*glance_table(ctx))
-    return w.lines
+        ctx.w.p(f"- {line}")
+    ctx.w.p()
+    ctx.w.table(*glance_table(ctx))
+
+
+def _study_headline(inp: Inputs) -> list[str]:
+    return _study_block(inp, _headline)
 
 
 def _study_table(inp: Inputs) -> list[str]:
     from .robust import _strategy_table
 
-    missing = _study_missing(inp)
-    if missing:
-        return missing
-    ctx = inp.ctx
-    ctx.w = inp.writer()
-    ctx.w.p(inp.source(inp.src.study_command))
-    ctx.w.p()
-    _strategy_table(ctx)
-    return ctx.w.lines
+    return _study_block(inp, _strategy_table)
 
 
 def study_cost(inp: Inputs) -> Optional[dict[str, Any]]:
@@ -158,18 +151,21 @@ def _study_time(inp: Inputs) -> list[str]:
     if cost is None:
         return inp.missing("study timing", inp.src.study_command)
     where = f"`{inp.shown}/{inp.cfg.report.dir}/study.json`"
-    out = (f"Cost on the machine that made `{inp.shown}/` (2 cores, CPU), from {where}: one seed's steps took "
-           f"{_duration(cost['first_seconds'])} of compute, {cost['first_epochs']:.0f} epochs of the baseline (one epoch: "
-           f"{cost['epoch_seconds']:.1f} s there)")
-    if cost["seeds"] > 1:
-        out += (f"; all {cost['seeds']} seeds' steps {_duration(cost['total_seconds'])}, "
-                f"{cost['total_epochs']:.0f} baseline epochs")
+    command = inp.src.study_command.split(" --seeds")[0]
     walls = [x for x in cost["invocations"] if x.get("complete") and x.get("ran")]
+    parts = [f"**{_duration(x['seconds'])}** wall time for `{command}" + (f" --seeds {x['seeds']}" if x["seeds"] > 1 else "")
+             + f"`, which ran {x['ran']}" + (f" of its {x['steps']}" if x.get("steps") else "")
+             + f" steps on {x['workers']} worker processes" + (" (the report included)" if x.get("report") else " (before the report)")
+             for x in walls]
     if walls:
-        out += "; wall time: " + ", ".join(
-            f"**{_duration(x['seconds'])}** for `{inp.src.study_command.split(' --seeds')[0]}"
-            + (f" --seeds {x['seeds']}" if x["seeds"] > 1 else "") + f"`, which ran {x['ran']} steps "
-            f"on {x['workers']} worker processes" for x in walls)
+        parts[0] = "a step already done is skipped; " + parts[0]
+    compute = (f"one seed's steps took {_duration(cost['first_seconds'])} of compute, {cost['first_epochs']:.0f} epochs of "
+               f"its baseline (one epoch: {cost['epoch_seconds']:.1f} s there)")
+    if cost["seeds"] > 1:
+        compute += (f", all {cost['seeds']} seeds' steps {_duration(cost['total_seconds'])}, "
+                    f"{cost['total_epochs']:.0f} baseline epochs")
+    out = (f"Measured on the machine that made `{inp.shown}/` (2 CPU cores), from {where}: "
+           + "; ".join(parts + [compute]))
     return [out + "."]
 
 

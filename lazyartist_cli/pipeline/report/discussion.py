@@ -82,7 +82,7 @@ def write_discussion(ctx: ReportContext) -> None:
             if c:
                 w.p(f"- `{sp.strategy}` options: `{json.dumps(c['config']['strategy'].get(sp.strategy, {}), sort_keys=True)}`")
         w.p()
-    study_rec = _load(w.out_dir / STUDY_FILE)
+    study_rec = _load(ctx.runs_dir / cfg.report.dir / STUDY_FILE)  # the reported runs' record (--results: the committed one)
     if study_rec:
         total = sum(x.get("compute_seconds", 0) for x in study_rec.get("steps", []))
         partial = (" The last `lazy study` stopped at a failed step, so this counts only the steps that finished."
