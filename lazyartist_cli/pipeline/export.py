@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..runs import DATASETS_DIR, ensure_dir
+from .plan import STUDY_FILE
 from .reporter import SILENT, Reporter
 from .sweep import SWEEPS_DIR
 
@@ -27,7 +28,7 @@ RUN_FILES = ("config.json", "history.jsonl", "refit.json", "eval/metrics.json", 
              "sae/summary.json")
 DATASET_FILES = ("metadata.json", "verify.json")
 SWEEP_FILES = ("results.json",)
-STUDY_FILES = ("study.json",)  # under the report's folder: every study step's status and time
+STUDY_FILES = (STUDY_FILE,)  # under the report's folder: every study step's status and time
 
 
 def _matching(folder: Path, patterns: tuple[str, ...]) -> list[Path]:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 from ...config import RunConfig, load_config
 from ...errors import UsageError
 from ...runs import write_text_atomic
+from ..plan import STUDY_FILE
 from .loader import ReportContext, _load, load_context
 from .writer import Writer
 
@@ -52,10 +53,6 @@ class Inputs:
         return self.src.results
 
     @property
-    def run_file(self) -> Path:
-        return self.src.run_file
-
-    @property
     def shown(self) -> str:
         return self.src.shown
 
@@ -71,7 +68,7 @@ class Inputs:
     @property
     def ctx(self) -> ReportContext:
         if self._ctx is None:
-            self._ctx = load_context(load_config(self.run_file), self.results, self.out_dir)
+            self._ctx = load_context(load_config(self.src.run_file), self.results, self.out_dir)
         return self._ctx
 
     def writer(self) -> Writer:
@@ -123,7 +120,7 @@ def study_cost(inp: Inputs) -> Optional[dict[str, Any]]:
     epoch (its training step over its epochs, measured in the same study); every recorded invocation's wall time."""
     from ..plan import study_runs
 
-    record = _load(inp.results / inp.cfg.report.dir / "study.json") or {}
+    record = _load(inp.results / inp.cfg.report.dir / STUDY_FILE) or {}
     steps = record.get("steps") or []
     one_seed = {inp.cfg.data.name} | {sp.name for sp in study_runs(inp.cfg.model_copy(
         update={"study": inp.cfg.study.model_copy(update={"seeds": 1})}))}
@@ -150,7 +147,7 @@ def _study_time(inp: Inputs) -> list[str]:
     cost = study_cost(inp) if inp.results.is_dir() else None
     if cost is None:
         return inp.missing("study timing", inp.src.study_command)
-    where = f"`{inp.shown}/{inp.cfg.report.dir}/study.json`"
+    where = f"`{inp.shown}/{inp.cfg.report.dir}/{STUDY_FILE}`"
     command = inp.src.study_command.split(" --seeds")[0]
     walls = [x for x in cost["invocations"] if x.get("complete") and x.get("ran")]
     parts = [f"**{_duration(x['seconds'])}** wall time for `{command}" + (f" --seeds {x['seeds']}" if x["seeds"] > 1 else "")

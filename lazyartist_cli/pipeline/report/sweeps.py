@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..sweep_file import matches, point_label
 from .loader import _load
@@ -47,7 +47,7 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
         return
     rows = []
     for g in sm["groups"]:
-        label = _label(g["values"], data.get("labels"))
+        label = point_label(g["values"], data.get("labels"))
         w.num(f"sweep.{data['sweep']}.{label}.test_hard", g["test_hard"], src)
         rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                      cell(g, "unbiased"), cell(g, "worst_group")])
@@ -56,12 +56,6 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
         _reference(w, data, src)
     if "train.lr" in data["axes"]:
         _rate_choices(w, data)
-
-
-def _label(values: dict[str, Any], labels: Optional[dict[str, dict[str, str]]] = None) -> str:
-    """A group's point: the sweep file's ``[labels]`` of its values, else its axis values (None: not a key of that
-    point, left out)."""
-    return point_label(values, labels)
 
 
 def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
@@ -74,7 +68,7 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
         for rp in ref["points"]:
             if not matches(g["values"], rp["match"]) or g.get(metric) is None:
                 continue
-            label = _label(g["values"], data.get("labels"))
+            label = point_label(g["values"], data.get("labels"))
             ours = 100 * g[metric]
             diff = ours - rp["value"]
             ok = abs(diff) <= tol
