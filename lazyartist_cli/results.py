@@ -29,6 +29,9 @@ class EvalMetrics(TypedDict):
     paths: dict[str, Any]
     # aligned, bias_conflicting, unbiased, worst_group, groups_scored (metrics.shortcut_metrics; results before it: absent)
     groups: NotRequired[dict[str, Any]]
+    # the final epoch's model (last.pt) on the test splits: checkpoint_epoch, test_easy, test_hard, groups (absent for
+    # a refitting strategy, and in results before it)
+    last: NotRequired[dict[str, Any]]
 
 
 class CounterfactualSummary(TypedDict):

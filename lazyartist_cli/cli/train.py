@@ -22,7 +22,7 @@ def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (train.epochs).", show_default=False)] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset name (train.dataset).", show_default=False)] = None,
     input: Annotated[Optional[str], typer.Option("--input", help="rgb | colorblind (the oracle: the bias colour, stroke or background, set to one colour) | grayscale (legacy, not colour-blind) (train.input).", show_default=False)] = None,
-    select: Annotated[Optional[str], typer.Option("--select", help="Checkpoint rule: auto | val | val-recolored | val-worst-group | val-pseudo-group | last (train.select; never hard data).", show_default=False)] = None,
+    select: Annotated[Optional[str], typer.Option("--select", help="Checkpoint rule: auto | val | val-recolored | val-worst-group | val-pseudo-group | val-proxy-group | last (train.select; never hard data).", show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from last.pt.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run of that name.")] = False,
 ) -> dict[str, Any]:

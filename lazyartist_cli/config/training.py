@@ -113,11 +113,14 @@ class TrainConfig(Section):
                                 "(Strategy.default_lr), and ORACLE_LR for the colour-blind oracle")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
     weight_decay: float = Field(0.0, ge=0)
-    select: Literal["auto", "val", "val-recolored", "val-worst-group", "val-pseudo-group", "last"] = Field(
+    select: Literal["auto", "val", "val-recolored", "val-worst-group", "val-pseudo-group", "val-proxy-group",
+                    "last"] = Field(
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
         "recoloured by colour transforms; the worst group's val accuracy (needs group labels on val; groups "
         "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
-        "proxy's prediction; no bias labels; strategies with a proxy: jtt, ula); last: the final epoch, scored by nothing "
+        "proxy's prediction; no bias labels; strategies with a bias proxy, e.g. jtt, ula, lff); val-proxy-group: the "
+        "same average over the groups of one GCE-trained bias proxy shared by every run at the seed (any strategy; no "
+        "bias labels; pipeline/bias_proxy.py); last: the final epoch, scored by nothing "
         "(what LfF's and many papers' code keep); auto: the strongest rule the strategy's "
         "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
         "generator: val-recolored; group labels on all training data: val-worst-group; dfr: val for its base "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..config import RunConfig
 from ..data.build import SPLITS
 from ..data.views import model_inputs
@@ -19,6 +20,7 @@ from ..data.colorize import RECOLORABLE
 from ..data.protocols import shortcut_kind
 from ..metrics import confusion_matrix, per_class_accuracy, shortcut_metrics
 from ..results import CounterfactualSummary, EvalMetrics
+from ..strategies import STRATEGIES
 from ..runs import write_json_atomic
 from .common import LoadedRun, for_each_run, predict
 from .reporter import SILENT, Reporter
@@ -48,6 +50,9 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
             hard_probs = F.softmax(logits, 1)
     # the field's standard scores: aligned, bias-conflicting, unbiased (LfF) and worst-group accuracy
     result["groups"] = shortcut_metrics(scored["test_easy"], scored["test_hard"])
+    last = last_epoch_scores(run, cache, dataset, cfg.eval.batch_size, result)
+    if last is not None:
+        result["last"] = last
     names = meta.get("bias", {}).get("names") or meta["palette"]["names"]
     palette = torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
     drops = {
@@ -85,6 +90,32 @@ def evaluate_run(run: LoadedRun, cache: SplitCache, cfg: RunConfig, reporter: Re
     result["paths"] = paths
     write_json_atomic(out_dir / "metrics.json", result)
     return result
+
+
+def last_epoch_scores(run: LoadedRun, cache: SplitCache, dataset: str, batch_size: int,
+                      chosen: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The final epoch's model (``last.pt``) scored on the test splits: what a paper's code that keeps the last model
+    reports, beside the checkpoint the run's rule chose (the same training, so one run gives both). None without
+    ``last.pt`` or for a refitting strategy (its last epoch was never refitted)."""
+    path = run.path / "last.pt"
+    strategy = run.config.get("train", {}).get("strategy")
+    if not path.is_file() or (strategy in STRATEGIES and STRATEGIES[strategy].refits):
+        return None
+    ckpt = load_checkpoint(path)
+    epoch = int(ckpt.get("epoch", 0))
+    if epoch == chosen["checkpoint_epoch"]:
+        return {"checkpoint_epoch": epoch, "test_easy": chosen["test_easy"], "test_hard": chosen["test_hard"],
+                "groups": chosen["groups"]}
+    model = model_from_checkpoint(ckpt, cache.device)
+    out: dict[str, Any] = {"checkpoint_epoch": epoch}
+    scored = {}
+    for split in ("test_easy", "test_hard"):
+        ds, _, x, y = cache.get(dataset, split, run.input_mode)
+        pred = predict(model, x, batch_size).argmax(1)
+        scored[split] = (pred.cpu(), y.cpu(), ds.colors.cpu())
+        out[split] = (pred == y).float().mean().item()
+    out["groups"] = shortcut_metrics(scored["test_easy"], scored["test_hard"])
+    return out
 
 
 def run_eval(cfg: RunConfig, runs_dir: Path, runs: list[str], reporter: Reporter = SILENT) -> dict[str, EvalMetrics]:

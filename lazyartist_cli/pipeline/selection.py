@@ -2,7 +2,8 @@
 
 ``val`` (easy validation accuracy), ``val-recolored`` (validation images recoloured by colour transforms)
 ``val-worst-group`` (the lowest accuracy over class x {aligned, conflicting}) and ``val-pseudo-group`` (accuracy
-averaged over (class, a strategy's bias-proxy prediction), no bias labels) and ``last`` (the final epoch, what
+averaged over (class, a strategy's bias-proxy prediction), no bias labels), ``val-proxy-group`` (the same
+average over the groups of one bias proxy shared by every run at a seed: ``bias_proxy.py``) and ``last`` (the final epoch, what
 LfF's released code keeps: it reads nothing, so its "score" is the epoch number); the score each rule
 reads from an epoch's history row, the score a finished run's chosen checkpoint had, and the replay of a rule
 over a stored history (what a shorter budget would have kept: ``scripts/epoch_budget.py``).
@@ -33,9 +34,9 @@ def selection_view(x_val: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 SCORE_OF_RULE = {"val": "val_acc", "val-recolored": "val_recolored_acc", "val-worst-group": "val_worst_group_acc",
-                 "val-pseudo-group": "val_pseudo_group_acc", "last": "epoch"}
+                 "val-pseudo-group": "val_pseudo_group_acc", "val-proxy-group": "val_proxy_group_acc", "last": "epoch"}
 # rules whose score can rank one method's points (its rates) against each other: not ``last``, which scores nothing
-COMPARABLE_RULES = ("val", "val-recolored", "val-worst-group", "val-pseudo-group")
+COMPARABLE_RULES = ("val", "val-recolored", "val-worst-group", "val-pseudo-group", "val-proxy-group")
 
 
 def selection_score(path: Path, epoch: Optional[int]) -> Optional[float]:

@@ -28,6 +28,14 @@ from .sweep_file import Sweep
 SWEEPS_DIR = "sweeps"
 # the field's standard scores stored by eval (metrics.shortcut_metrics), summarised beside the splits
 GROUP_METRICS = ("unbiased", "worst_group", "bias_conflicting", "aligned")
+# the final epoch's model (eval's "last"): what a paper's code that keeps the last model reports; the same training
+LAST_METRICS = tuple(f"last_{k}" for k in ("test_easy", "test_hard", *GROUP_METRICS))
+
+
+def _last_scores(ev: dict[str, Any]) -> dict[str, Any]:
+    last = ev.get("last") or {}
+    flat = {"test_easy": last.get("test_easy"), "test_hard": last.get("test_hard"), **(last.get("groups") or {})}
+    return {f"last_{k}": flat.get(k) for k in ("test_easy", "test_hard", *GROUP_METRICS)}
 
 
 # ---------- one point (runs in whichever process the executor chose)
@@ -68,7 +76,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 
         rule = cfg.train.selection_rule(cfg.strategy_config())
         row.update({"status": status, "val": ev["val"], "test_easy": ev["test_easy"], "test_hard": ev["test_hard"],
-                    **{k: groups.get(k) for k in GROUP_METRICS},
+                    **{k: groups.get(k) for k in GROUP_METRICS}, **_last_scores(ev),
                     "protocol": cfg.data.protocol, "dataset": cfg.dataset_name(), "strategy": cfg.train.strategy, "input": cfg.train.input,
                     "knows": ("nothing (sees no colour)" if cfg.train.input == "colorblind" else effective_knowledge(
                         get_strategy(cfg.train.strategy).knowledge(cfg.strategy_config(), cfg.data.protocol), rule)),
@@ -77,7 +85,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
                     "checkpoint_epoch": ev.get("checkpoint_epoch"), "error": ""})
     except Exception as exc:  # noqa: BLE001 - a failed point must not stop the others; its error is stored
         row.update({"status": "failed", "val": None, "test_easy": None, "test_hard": None, "checkpoint_epoch": None,
-                    **{k: None for k in GROUP_METRICS},
+                    **{k: None for k in (*GROUP_METRICS, *LAST_METRICS)},
                     "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]})
     finally:
         torch.set_num_threads(before)
@@ -170,7 +178,7 @@ def summarise(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     for g in groups.values():
         entry = {"values": g["values"], "n": len(g["runs"]), "runs": [r["run"] for r in g["runs"]],
                  **{k: g["runs"][0].get(k) for k in ("protocol", "strategy", "knows", "select", "lr")}}
-        for split in ("val", "test_easy", "test_hard", *GROUP_METRICS):
+        for split in ("val", "test_easy", "test_hard", *GROUP_METRICS, *LAST_METRICS):
             vals = [r.get(split) for r in g["runs"]]
             if any(v is None for v in vals):  # points scored before eval stored the group metrics
                 entry[split] = entry[f"{split}_std"] = None

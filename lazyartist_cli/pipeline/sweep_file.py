@@ -153,7 +153,10 @@ def _not_a_training_key(key: str) -> Optional[str]:
             if options else f"{key!r}: strategy {parts[1]} has no options")
 
 
-REFERENCE_METRICS = ("val", "test_easy", "test_hard", "unbiased", "worst_group", "bias_conflicting", "aligned")
+REFERENCE_METRICS = ("val", "test_easy", "test_hard", "unbiased", "worst_group", "bias_conflicting", "aligned",
+                     # the same scores of the final epoch's model (a paper's code that keeps the last model)
+                     "last_test_easy", "last_test_hard", "last_unbiased", "last_worst_group", "last_bias_conflicting",
+                     "last_aligned")
 
 
 class ReferencePoint(BaseModel):
@@ -163,6 +166,9 @@ class ReferencePoint(BaseModel):
     match: dict[str, Any] = Field(..., min_length=1, description="keys and values of the points this number is for")
     value: float = Field(..., ge=0, le=100, description="the published mean, in percent")
     std: Optional[float] = Field(None, ge=0, le=100, description="the published std, in percent (if given)")
+    source: Optional[str] = Field(None, min_length=1, description="where this number was read (default: the table's)")
+    metric: Optional[Literal[REFERENCE_METRICS]] = Field(  # type: ignore[valid-type]
+        None, description="the column this number is compared with (default: the table's)")
 
 
 class Reference(BaseModel):

@@ -28,6 +28,7 @@ from .common import environment, loss_and_accuracy, predict
 from .data import load_dataset_metadata, load_verified_split
 from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
+from .bias_proxy import PROXY_FILE, fit_proxy_groups
 from .selection import SCORE_OF_RULE, selection_view
 from .stored_config import REFIT_FILE, comparable_config, resolved_config
 
@@ -120,6 +121,7 @@ class _Data:
     y_hard: Optional[torch.Tensor]
     train_ds: Any
     meta: dict[str, Any]
+    proxy_groups_val: Optional[torch.Tensor] = None  # (N_val,) the shared bias proxy's groups (``val-proxy-group``)
 
 
 def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
@@ -155,6 +157,9 @@ def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str, strategy: Any = 
     pseudo = strategy.pseudo_groups(d.x_val, d.y_val, t.eval_batch_size) if strategy is not None else None
     if pseudo is not None:
         row["val_pseudo_group_acc"] = balanced_group_accuracy(val_logits.argmax(1), d.y_val, pseudo, NUM_CLASSES ** 2)
+    if d.proxy_groups_val is not None:
+        row["val_proxy_group_acc"] = balanced_group_accuracy(val_logits.argmax(1), d.y_val, d.proxy_groups_val,
+                                                             NUM_CLASSES ** 2)
     if d.x_hard is not None:
         row["hard_acc_monitor"] = loss_and_accuracy(predict(model, d.x_hard[:n_mon], t.eval_batch_size), d.y_hard[:n_mon])[1]
     return row
@@ -289,6 +294,13 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
 
     options, model, strategy, opt = _build(cfg, d, device, layout)
     lr = t.learning_rate()
+    if rule == "val-proxy-group":  # the seed's shared bias proxy (bias_proxy.py): the same for every run at this seed
+        d.proxy_groups_val, proxy_info = fit_proxy_groups(
+            lambda: build_model(t.model, input=t.input, options=options), x_tr, y_tr, d.x_val, d.y_val, d.bias_val,
+            cfg.seed, NUM_CLASSES, t.eval_batch_size)
+        write_json_atomic(out / PROXY_FILE, proxy_info)
+        reporter.note(f"bias proxy for val-proxy-group: {proxy_info['groups_present']} pseudo-groups on val, "
+                      f"{proxy_info['seconds']:.1f}s")
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": 0, "rule": rule}

@@ -62,10 +62,12 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
     """The sweep file's published numbers beside the points they are for: ours (mean ± std over seeds), theirs, the
     difference and whether it is within the stated tolerance. A citation to compare with, never a selection."""
     ref = data["reference"]
-    metric, tol = ref["metric"], ref["tolerance"]
+    tol = ref["tolerance"]
     rows, agree, total = [], 0, 0
+    sources = list(dict.fromkeys(rp.get("source") or ref["source"] for rp in ref["points"]))
     for g in data["summary"]["groups"]:
         for rp in ref["points"]:
+            metric = rp.get("metric") or ref["metric"]
             if not matches(g["values"], rp["match"]) or g.get(metric) is None:
                 continue
             label = point_label(g["values"], data.get("labels"))
@@ -75,15 +77,25 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
             agree, total = agree + ok, total + 1
             w.num(f"sweep.{data['sweep']}.{label}.{metric}_minus_published", diff / 100, src)
             sd = g.get(f"{metric}_std")
-            rows.append([label, str(g["n"]), f"{ours:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else ""),
-                         f"{rp['value']:.2f}" + (f" ± {rp['std']:.2f}" if rp.get("std") is not None else ""),
-                         f"{diff:+.1f}", "yes" if ok else "**no**"])
+            row = [label, str(g["n"]), f"{ours:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else ""),
+                   f"{rp['value']:.2f}" + (f" ± {rp['std']:.2f}" if rp.get("std") is not None else ""),
+                   f"{diff:+.1f}", "yes" if ok else "**no**"]
+            if len(sources) > 1:
+                row.insert(2, metric)
+                row.append(f"[{sources.index(rp.get('source') or ref['source']) + 1}]")
+            rows.append(row)
     if not rows:
         return
-    w.p(f"Against the published numbers ({ref['source']}; *{metric}* accuracy, %): {agree} of {total} points within "
-        f"{tol:g} points. The published numbers are a citation from the sweep file, not a run of this tool:")
+    metrics = list(dict.fromkeys(rp.get("metric") or ref["metric"] for rp in ref["points"]))
+    cited = (ref["source"] if len(sources) == 1 else "; ".join(f"[{i + 1}] {s}" for i, s in enumerate(sources)))
+    w.p(f"Against the published numbers ({cited}; " + ", ".join(f"*{m}*" for m in metrics) + f" accuracy, %): {agree} of "
+        f"{total} points within {tol:g} points. The published numbers are a citation from the sweep file, not a run "
+        "of this tool:")
     w.p()
-    w.table(["point", "seeds", f"ours ({metric})", "published", "difference", f"within {tol:g}"], rows)
+    head = ["point", "seeds", f"ours ({metrics[0]})", "published", "difference", f"within {tol:g}"]
+    if len(sources) > 1:
+        head = ["point", "seeds", "column", "ours", "published", "difference", f"within {tol:g}", "source"]
+    w.table(head, rows)
 
 
 def _rate_choices(w: Writer, data: dict[str, Any]) -> None:
