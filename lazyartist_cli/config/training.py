@@ -170,6 +170,19 @@ class TrainConfig(Section):
                              f"{self.strategy!r} has none")
         return self
 
+    @model_validator(mode="after")
+    def _model_fits_strategy(self) -> "TrainConfig":
+        from ..strategies import STRATEGIES
+
+        cls = STRATEGIES.get(self.strategy)
+        if cls is not None and cls.requires_model and self.model != cls.requires_model:
+            raise ValueError(f"strategy {self.strategy!r} trains model {cls.requires_model!r} only (train.model = "
+                             f"{self.model!r})")
+        owner = next((n for n, c in STRATEGIES.items() if c.requires_model == self.model), None)
+        if owner is not None and self.strategy != owner:
+            raise ValueError(f"model {self.model!r} is trained by strategy {owner!r} only (train.strategy = {self.strategy!r})")
+        return self
+
     def learning_rate(self) -> float:
         """The learning rate in force: ``lr`` when given, else the oracle's (``ORACLE_LR``: the colour-blind reference is
         trained at the better of the two rates tried) or the strategy's own default (docs/strategies.md says how each was picked)."""

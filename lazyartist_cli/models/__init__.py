@@ -108,4 +108,4 @@ def build_model(name: str, num_classes: int = 10, input: str = "rgb", options: O
     return model
 
 
-from . import lazy_cnn, mlp, resnet, small_cnn  # noqa: E402,F401  (fill the registry)
+from . import lazy_cnn, mlp, mlp_disentangle, resnet, small_cnn  # noqa: E402,F401  (fill the registry)

@@ -174,8 +174,11 @@ def _train_epoch(model, strategy, opt, x_tr: torch.Tensor, y_tr: torch.Tensor, p
     sums: dict[str, float] = {}
     obj_sum = 0.0
     for b in range(nb):
+        step = (epoch - 1) * nb + b
+        own = strategy.lr_multiplier(step)
+        factor = own if own is not None else lr_factor(t.schedule, step, t.epochs * nb)
         for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(t.schedule, (epoch - 1) * nb + b, t.epochs * nb)
+            group["lr"] = lr * factor * group.get("lr_scale", 1.0)
         idx = perm[b * t.batch_size : (b + 1) * t.batch_size]
         batch = {"x": x_tr[idx].contiguous(memory_format=layout), "y": y_tr[idx], "index": idx}
         with autocast(precision, device):
@@ -228,6 +231,9 @@ def _build(cfg: RunConfig, d: _Data, device: torch.device, layout: Any) -> tuple
     strategy = build_strategy(t.strategy, cfg.strategy_config(), ctx)
     strategy.to(device, memory_format=layout)  # its own models (JTT, uLA, LfF) in the layout of the kept one
     params = list(model.parameters()) + list(strategy.parameters())
+    if strategy.own_lr_scale != 1.0:  # the strategy's own models at their own rate (one group otherwise: old runs resume)
+        params = [{"params": list(model.parameters())},
+                  {"params": list(strategy.parameters()), "lr_scale": strategy.own_lr_scale}]
     return options, model, strategy, torch.optim.Adam(params, lr=t.learning_rate(), weight_decay=t.weight_decay)
 
 

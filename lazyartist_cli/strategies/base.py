@@ -63,6 +63,14 @@ class Strategy(nn.Module):
     bias_proxy: bool = False
     # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
     input_gradients: bool = False
+    # the one model this strategy trains (e.g. dfa: its two-encoder ``mlp-disentangle``, which no other strategy
+    # trains); None: any model
+    requires_model: Optional[str] = None
+    # the learning rate of the strategy's own parameters (its extra models) relative to train.lr (LC: 0.1)
+    own_lr_scale: float = 1.0
+    # the method's knobs to tune, each with the values of its official grid, the default first: ``strategy.<name>.<option>``
+    # or ``train.*`` keys (a sweep file with ``tune = true`` trains each and lets the bias-unsupervised rule choose)
+    tuning: dict[str, list] = {}
 
     def __init__(self, cfg: StrategyConfig, ctx: Optional[StrategyContext] = None):
         super().__init__()
@@ -97,6 +105,11 @@ class Strategy(nn.Module):
     def check_held_out(cls, cfg: StrategyConfig, y_val: torch.Tensor, bias_val: torch.Tensor,
                        num_classes: int) -> Optional[str]:
         """An error message when the validation split cannot serve this strategy's ``refit`` (None: fine)."""
+        return None
+
+    def lr_multiplier(self, step: int) -> Optional[float]:
+        """The learning rate at optimiser step ``step`` (0-based, over the whole run) as a multiple of train.lr, when the
+        method owns its schedule (DFA's step decay); None: train.schedule decides."""
         return None
 
     def before_epoch(self, epoch: int, model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor) -> None:

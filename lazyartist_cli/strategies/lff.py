@@ -48,19 +48,8 @@ class LfF(Strategy):
         super().__init__(cfg, ctx)
         if self.ctx.model_builder is None:
             raise ValueError("lff needs a model builder for its biased model")
-        n = self.ctx.n_train
         self.biased = self.ctx.model_builder()
-        self.register_buffer("ema_b", torch.zeros(n))
-        self.register_buffer("ema_d", torch.zeros(n))
-        self.register_buffer("seen", torch.zeros(n, dtype=torch.bool))
-        labels = self.ctx.labels if self.ctx.labels is not None else torch.zeros(n, dtype=torch.long)
-        self.register_buffer("labels", labels.clone().long(), persistent=False)
-
-    def _update(self, buf: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        seen = self.seen[idx]
-        new = torch.where(seen, self.cfg.ema * buf[idx] + (1 - self.cfg.ema) * value, value)
-        buf[idx] = new
-        return new
+        register_loss_emas(self, self.ctx.n_train, self.ctx.labels)
 
     def loss(self, model, batch):
         x, y, idx = batch["x"], batch["y"], batch["index"]
@@ -69,18 +58,37 @@ class LfF(Strategy):
         logits_b = self.biased(x)
         ce_d = F.cross_entropy(logits_d, y, reduction="none")
         ce_b = F.cross_entropy(logits_b, y, reduction="none")
-        with torch.no_grad():
-            lb = self._update(self.ema_b, idx, ce_b.detach())
-            ld = self._update(self.ema_d, idx, ce_d.detach())
-            self.seen[idx] = True
-            # per-class normalisation by the maximum EMA loss of the class over the training set
-            k = logits_d.shape[1]
-            max_b = class_max(self.ema_b, self.labels, k).clamp_min(1e-8)
-            max_d = class_max(self.ema_d, self.labels, k).clamp_min(1e-8)
-            lb_n, ld_n = lb / max_b[y], ld / max_d[y]
-            weight = lb_n / (lb_n + ld_n + 1e-8)
+        weight = relative_difficulty(self, idx, y, ce_b, ce_d, self.cfg.ema, logits_d.shape[1])
         loss = (ce_d * weight).mean() + gce_loss(logits_b, y, self.cfg.q).mean()
         return loss, {"ce": ce_d.mean().item(), "ce_biased": ce_b.mean().item(), "weight": weight.mean().item()}
+
+
+@torch.no_grad()
+def relative_difficulty(owner: torch.nn.Module, idx: torch.Tensor, y: torch.Tensor, ce_b: torch.Tensor,
+                        ce_d: torch.Tensor, ema: float, num_classes: int) -> torch.Tensor:
+    """LfF's per-sample weight W = L_b / (L_b + L_d) (DFA uses the same): L_b and L_d are exponential moving averages
+    (decay ``ema``) of each training image's loss under the biased and the debiased model (the first visit sets it),
+    each divided by the maximum EMA loss of the image's class over the whole training set. ``owner`` holds the
+    buffers ``ema_b``, ``ema_d`` (N,), ``seen`` (N,) bool and ``labels`` (N,), updated in place."""
+    seen = owner.seen[idx]
+    lb = torch.where(seen, ema * owner.ema_b[idx] + (1 - ema) * ce_b.detach(), ce_b.detach())
+    ld = torch.where(seen, ema * owner.ema_d[idx] + (1 - ema) * ce_d.detach(), ce_d.detach())
+    owner.ema_b[idx] = lb
+    owner.ema_d[idx] = ld
+    owner.seen[idx] = True
+    max_b = class_max(owner.ema_b, owner.labels, num_classes).clamp_min(1e-8)
+    max_d = class_max(owner.ema_d, owner.labels, num_classes).clamp_min(1e-8)
+    lb_n, ld_n = lb / max_b[y], ld / max_d[y]
+    return lb_n / (lb_n + ld_n + 1e-8)
+
+
+def register_loss_emas(owner: torch.nn.Module, n: int, labels) -> None:
+    """The buffers ``relative_difficulty`` reads and updates, for ``n`` training images with ``labels``."""
+    owner.register_buffer("ema_b", torch.zeros(n))
+    owner.register_buffer("ema_d", torch.zeros(n))
+    owner.register_buffer("seen", torch.zeros(n, dtype=torch.bool))
+    labels = labels if labels is not None else torch.zeros(n, dtype=torch.long)
+    owner.register_buffer("labels", labels.clone().long(), persistent=False)
 
 
 STRATEGY = LfF
