@@ -132,7 +132,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": executor, "workers": workers, "threads": threads,
               "axes": sweep.spec.axes, "grids": len(sweep.spec.grid), "includes": len(sweep.spec.include),
-              "choose": sweep.spec.choose, "set": sweep.spec.set, "metric": sweep.spec.metric,
+              "choose": sweep.spec.choose, "tune": sweep.spec.tune, "set": sweep.spec.set, "metric": sweep.spec.metric,
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
               "labels": sweep.spec.labels, "points": rows,
               "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows)}

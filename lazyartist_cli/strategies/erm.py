@@ -17,6 +17,9 @@ class ERM(Strategy):
     name = "erm"
     title = "plain cross-entropy"  # readable label of tables (README, report)
     Config = ERMConfig
+    # the baseline's grid, as many configurations as any method's (a sweep file with tune = true): Adam's rate and weight
+    # decay, the knobs every method here shares
+    tuning = {"train.lr": [0.001, 0.01], "train.weight_decay": [0.0, 0.0001]}
 
     def loss(self, model, batch):
         logits = model(batch["x"])

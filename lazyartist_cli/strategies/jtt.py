@@ -50,6 +50,8 @@ class JTT(TwoStageStrategy):
     name = "jtt"
     title = "upweight the errors of a first model (JTT)"  # readable label of tables (README, report)
     Config = JTTConfig
+    # tune = true: lambda_up at the ends of the official grid {20, 50, 100}, and T = 1 or 2 epochs
+    tuning = {"strategy.jtt.upweight": [20, 100], "strategy.jtt.identify_epochs": [1, 2]}
     helper_name = "identifier"
     helper_role = "identification model"
     frozen_name = "identified"

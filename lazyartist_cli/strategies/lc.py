@@ -74,6 +74,7 @@ class LC(Strategy):
     title = "correct the logits by a biased model's group prior, mix groups (LC)"  # readable label of tables
     Config = LCConfig
     own_lr_scale = 0.1  # the official code trains the biased model at 0.1 x the learning rate
+    # tune = true: tau and q at the code's defaults and at its Waterbirds command's values (0.1, 0.8); no grid is published
     tuning = {"strategy.lc.tau": [1.0, 0.1], "strategy.lc.q": [0.7, 0.8]}
 
     def __init__(self, cfg, ctx=None):

@@ -43,6 +43,9 @@ class LfF(Strategy):
     name = "lff"
     title = "learning from a biased model's failures (LfF)"  # readable label of tables (README, report)
     Config = LfFConfig
+    # tune = true: GCE's q (the paper's 0.7; 0.8 an alternative) and Adam's rate (the paper's 1e-3 and 1e-2); LfF
+    # publishes no grid
+    tuning = {"strategy.lff.q": [0.7, 0.8], "train.lr": [0.001, 0.01]}
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)

@@ -51,6 +51,8 @@ class ULA(TwoStageStrategy):
     name = "ula"
     title = "logit adjustment by a bias proxy (uLA)"  # readable label of tables (README, report)
     Config = ULAConfig
+    # tune = true: eta (the scripts' 1; 0.5) and the proxy's length T (1 or 5 epochs)
+    tuning = {"strategy.ula.eta": [1.0, 0.5], "strategy.ula.proxy_epochs": [1, 5]}
     helper_name = "proxy"
     helper_role = "bias proxy"
     frozen_name = "scored"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sweep_file import matches, point_label
+from .grid import grid_table
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
 from .writer import Writer
@@ -52,6 +53,8 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
         rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                      cell(g, "unbiased"), cell(g, "worst_group")])
     w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
+    if data.get("tune"):
+        grid_table(w, data, src)
     if data.get("reference"):
         _reference(w, data, src)
     if "train.lr" in data["axes"]:

@@ -1,0 +1,99 @@
+"""A tuned sweep (``tune = true``) as the field's benchmark table: one row per method, two columns per share of
+bias-conflicting images (the swept ``data.correlation``), beside the published numbers of the sweep's [reference].
+
+- *as the paper's code*: the final epoch's model (``last_unbiased``) of the method's default configuration (the
+  untuned point), what LfF's released code keeps;
+- *bias-unsupervised*: the configuration of the method's tuning grid whose checkpoints have the highest mean rule
+  score over seeds (``selection_score``: for ``val-proxy-group``, val accuracy over the shared proxy's pseudo-groups),
+  and its checkpoints' unbiased accuracy. No bias label and no test split is read to choose.
+Mean ± sample std over seeds; a configuration is compared only with the seeds every configuration of its family has.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Optional
+
+from ..sweep_file import matches, value_text
+from .writer import Writer
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean = 100 * statistics.fmean(values)
+    return f"{mean:.1f}" + (f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else "")
+
+
+def grid_rows(data: dict[str, Any]) -> dict[tuple[str, float], dict[str, Any]]:
+    """(strategy, correlation) -> {"paper": [last_unbiased per seed], "unsupervised": [unbiased per seed of the chosen
+    configuration], "chosen": its tuned values, "configs": how many configurations, "seeds": n}."""
+    tune_keys = [k for k in data.get("choose", []) if k != "train.lr" or any(f"axis:{k}" in p for p in data["points"])]
+    families: dict[tuple, dict[tuple, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
+    for p in data["points"]:
+        if p.get("status") == "failed" or p.get("strategy") is None:
+            continue
+        corr = p.get("axis:data.correlation")
+        config = tuple((k, value_text(p[f"axis:{k}"])) for k in tune_keys if f"axis:{k}" in p)
+        families[(p["strategy"], corr)][config][p.get("axis:seed", 0)] = p
+    out = {}
+    for fam, configs in families.items():
+        seeds = set.intersection(*(set(runs) for runs in configs.values()))
+        default = configs.get(())
+        paper = [default[s]["last_unbiased"] for s in sorted(default) if default[s].get("last_unbiased") is not None] \
+            if default else []
+        best: Optional[tuple] = None
+        for config, runs in configs.items():
+            scores = [runs[s].get("selection_score") for s in sorted(seeds)]
+            if not seeds or any(v is None for v in scores):
+                continue
+            key = (statistics.fmean(scores), -len(config))  # a tie goes to the default (fewest tuned keys)
+            if best is None or key > best[0]:
+                best = (key, config, [runs[s]["unbiased"] for s in sorted(seeds)])
+        out[fam] = {"paper": paper, "unsupervised": best[2] if best else [], "chosen": dict(best[1]) if best else {},
+                    "configs": len(configs), "seeds": len(seeds)}
+    return out
+
+
+def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
+    rows = grid_rows(data)
+    if not rows:
+        return
+    labels = data.get("labels", {})
+    shares = sorted({c for _, c in rows}, reverse=True)
+    methods = list(dict.fromkeys(s for s, _ in rows))
+    ref = data.get("reference") or {}
+    names = labels.get("train.strategy", {})
+    share_names = labels.get("data.correlation", {})
+
+    def published(strategy: str, corr: float) -> str:
+        hits = [rp for rp in ref.get("points", []) if matches({"train.strategy": strategy, "data.correlation": corr}, rp["match"])]
+        return f"{hits[0]['value']:.2f}" if hits else "—"
+
+    head = ["method", "configs"]
+    for c in shares:
+        name = share_names.get(value_text(c), f"{100 * (1 - c):g}%")
+        head += [f"{name}: paper's code", f"{name}: bias-unsupervised", f"{name}: published"]
+    table = []
+    for m in methods:
+        row = [names.get(m, m), str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))]
+        for c in shares:
+            r = rows.get((m, c))
+            if r is None:
+                row += ["—", "—", published(m, c)]
+                continue
+            if r["paper"]:
+                w.num(f"sweep.{data['sweep']}.{m}.{c}.paper_last_unbiased", statistics.fmean(r["paper"]), src)
+            if r["unsupervised"]:
+                w.num(f"sweep.{data['sweep']}.{m}.{c}.unsupervised_unbiased", statistics.fmean(r["unsupervised"]), src)
+            chosen = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["chosen"].items())
+            row += [_cell(r["paper"]), _cell(r["unsupervised"]) + (f" ({chosen})" if chosen else ""), published(m, c)]
+        table.append(row)
+    w.p("Unbiased accuracy (%, mean ± sample std over seeds). *Paper's code*: the final epoch of the default "
+        "configuration. *Bias-unsupervised*: the configuration (of *configs*) and checkpoint the rule "
+        f"`{next((p.get('select') for p in data['points'] if p.get('select')), '?')}` chooses, no bias label read "
+        "(the configuration in brackets when not the default). *Published*: the sweep file's [reference].")
+    w.p()
+    w.table(head, table)

@@ -1,0 +1,60 @@
+"""``tune = true`` sweeps: each strategy's own tuning grid, and the benchmark table (report/grid.py) built on them."""
+
+import pytest
+
+from lazyartist_cli.errors import ConfigError
+from lazyartist_cli.pipeline.report.grid import grid_rows
+from lazyartist_cli.pipeline.sweep_file import load_sweep
+from lazyartist_cli.strategies import STRATEGIES
+
+
+def _write(tmp_path, body):
+    path = tmp_path / "s.toml"
+    path.write_text('name = "t"\ntune = true\n' + body)
+    return path
+
+
+def test_tune_adds_each_strategys_other_configurations_and_lets_the_rule_choose_their_keys(tmp_path):
+    sweep = load_sweep(_write(tmp_path, '[axes]\n"train.strategy" = ["erm", "jtt"]\nseed = [0]\n'))
+    names = [p.name for p in sweep.points]
+    assert names[0] == "t-strategy_erm-seed_0" and names[4] == "t-strategy_jtt-seed_0"  # the default keeps its name
+    assert len(names) == 8 and names[1] == "t-strategy_erm-lr_0.001-weight_decay_0.0001-seed_0"
+    assert sweep.points[3].config.train.lr == 0.01 and sweep.points[3].config.train.weight_decay == 0.0001
+    assert sweep.points[7].config.strategy_config().upweight == 100
+    assert {"train.lr", "train.weight_decay", "strategy.jtt.upweight", "strategy.jtt.identify_epochs"} <= set(sweep.spec.choose)
+
+
+def test_a_point_off_its_methods_default_cannot_be_tuned(tmp_path):
+    with pytest.raises(ConfigError, match="not the default of erm's tuning grid"):
+        load_sweep(_write(tmp_path, '[set]\n"train.lr" = 0.003\n[axes]\n"train.strategy" = ["erm"]\n'))
+
+
+def test_every_bias_unaware_method_of_the_benchmark_gets_as_many_configurations_as_the_baseline():
+    def size(name):
+        n = 1
+        for values in STRATEGIES[name].tuning.values():
+            n *= len(values)
+        return n
+    assert {name: size(name) for name in ("erm", "lff", "jtt", "ula", "dfa", "lc")} == dict.fromkeys(
+        ("erm", "lff", "jtt", "ula", "dfa", "lc"), 4)
+    for cls in STRATEGIES.values():  # the first value of each key is the option's own default
+        for key, values in cls.tuning.items():
+            if key.startswith("strategy."):
+                assert getattr(cls.Config(), key.split(".")[2]) == values[0], key
+
+
+def _row(strategy, seed, score, unbiased, last, **tuned):
+    return {"run": f"{strategy}-{seed}-{tuned}", "status": "ran", "strategy": strategy, "axis:data.correlation": 0.99,
+            "axis:train.strategy": strategy, "axis:seed": seed, **{f"axis:{k}": v for k, v in tuned.items()},
+            "selection_score": score, "unbiased": unbiased, "last_unbiased": last, "select": "val-proxy-group"}
+
+
+def test_the_table_keeps_the_defaults_last_epoch_and_the_configuration_with_the_best_mean_rule_score():
+    q = "strategy.lff.q"
+    points = [_row("lff", 0, 0.50, 0.60, 0.70), _row("lff", 1, 0.52, 0.62, 0.72),
+              _row("lff", 0, 0.60, 0.40, 0.10, **{q: 0.8}), _row("lff", 1, 0.58, 0.44, 0.12, **{q: 0.8}),
+              _row("lff", 2, 0.99, 0.99, 0.99, **{q: 0.8})]  # a seed the default lacks: not compared
+    rows = grid_rows({"points": points, "choose": ["train.lr", q]})
+    r = rows[("lff", 0.99)]
+    assert r["paper"] == [0.70, 0.72] and r["unsupervised"] == [0.40, 0.44] and r["chosen"] == {q: "0.8"}
+    assert r["configs"] == 2 and r["seeds"] == 2
