@@ -135,3 +135,14 @@ def test_a_dfr_run_refits_its_chosen_checkpoint_and_an_unfinished_refit_is_never
     again = load_checkpoint(runs / "d" / "best.pt")
     assert torch.equal(again["model"]["fc2.weight"], best["model"]["fc2.weight"])  # the same refit, reproduced
     assert invoke_cli(runs, "eval", "d", "-q").exit_code == 0
+
+
+def test_pooled_scoring_ranks_c_on_two_groups_and_needs_only_two_conflicting_images():
+    from lazyartist_cli.strategies.dfr import missing_group, scored_groups
+
+    y = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2])
+    bias = torch.tensor([0, 0, 1, 1, 1, 1, 2, 0])  # two conflicting images, in classes 0 and 2
+    assert torch.equal(scored_groups(y, bias, "pooled"), torch.tensor([0, 0, 1, 0, 0, 0, 0, 1]))
+    assert missing_group(y, bias, 3, "pooled") is None
+    assert "class 0 has 1 conflicting" in missing_group(y, bias, 3, "worst-group")
+    assert "val has 7 and 1" in missing_group(y, torch.tensor([0, 0, 0, 1, 1, 1, 2, 0]), 3, "pooled")

@@ -354,3 +354,17 @@ def test_labels_name_the_points_and_a_label_of_no_key_or_value_is_refused(tmp_pa
         sweep('[labels]\n"train.lr" = { "0.1" = "fast" }\n')
     with pytest.raises(ConfigError, match="labels.data.correlation: '0.9' is not one of its values"):
         sweep('[labels]\n"data.correlation" = { "0.9" = "10%" }\n')
+
+
+def test_collect_writes_the_finished_points_and_lists_the_others_as_pending(base, tmp_path):
+    path, runs, res = base
+    out = fresh(tmp_path, runs)
+    first = res["points"][0]["run"]
+    shutil.copytree(runs / first, out / first)  # one point trained and evaluated, the others not
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q", "--collect"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert [p["status"] for p in got["points"]] == ["reused", "pending", "pending", "pending"] and got["collected"]
+    assert got["points"][0]["test_hard"] == res["points"][0]["test_hard"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["datasets", first, "sweeps"])  # nothing trained
+    assert sum(g["n"] for g in got["summary"]["groups"]) == 1  # a pending point is in no mean

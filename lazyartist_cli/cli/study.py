@@ -51,6 +51,9 @@ def sweep(
     only: Annotated[Optional[list[str]], typer.Option(
         "--only", help="KEY=V1,V2: keep the points whose axis KEY has one of these values (repeatable), "
         "e.g. --only data.protocol=decoy,texture --only seed=0.", show_default=False)] = None,
+    collect: Annotated[bool, typer.Option(
+        "--collect", help="Train nothing: write the results of the points already trained and evaluated (the others "
+        "are listed as pending), e.g. to commit a long sweep's finished points while it runs.")] = False,
 ) -> dict[str, Any]:
     from ..executors import EXECUTORS
     from ..pipeline.sweep import run_sweep
@@ -71,7 +74,8 @@ def sweep(
             raise UsageError(f"--only {item!r}: expected KEY=V1,V2 (e.g. data.protocol=decoy,texture)")
         subset.setdefault(key.strip(), []).extend(v.strip() for v in values.split(","))
     sw = load_sweep(sweep_file, extra, subset)
-    res = run_sweep(sw, ctx.runs_dir, executor=executor, workers=workers, address=address, reporter=ctx.reporter)
+    res = run_sweep(sw, ctx.runs_dir, executor=executor, workers=workers, address=address, reporter=ctx.reporter,
+                    collect=collect)
     table = Table(title=f"sweep {sw.spec.name}: {len(res['points'])} points, {res['executor']} x{res['workers']}, {res['seconds']:.0f} s")
     axis_cols = [k for k in sw.keys]
     for col in ["run", *axis_cols, "status", "val", "easy test", "hard test", "seconds"]:

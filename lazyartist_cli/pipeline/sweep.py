@@ -62,6 +62,10 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
         evaluated = (run_dir(runs_dir, job["name"]) / "eval" / "metrics.json").is_file()
         if state == "other":
             raise LazyError(f"run {job['name']!r} exists with a different config; move it away or delete it")
+        if job.get("collect") and not (state == "done" and evaluated):
+            row.update({"status": "pending", "seconds": 0.0, "error": "", "checkpoint_epoch": None,
+                        **{k: None for k in ("val", "test_easy", "test_hard", *GROUP_METRICS, *LAST_METRICS)}})
+            return row
         if state == "done" and evaluated:
             status = "reused"
         else:
@@ -96,6 +100,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 # ---------- the sweep
 
 def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: int = 1, address: Optional[str] = None,
+              collect: bool = False,
               reporter: Reporter = SILENT) -> dict[str, Any]:
     """Build each distinct dataset once, run every point with ``executor``, write
     ``runs/sweeps/<name>/results.{csv,json}`` and a figure. Returns the results (``ok``: every point succeeded)."""
@@ -117,7 +122,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     datasets: dict[str, RunConfig] = {}
     for p in sweep.points:
         datasets.setdefault(p.config.data.name, p.config)
-    for cfg in datasets.values():  # once, here: workers only read them
+    for cfg in ([] if collect else datasets.values()):  # once, here: workers only read them (collect: none is built)
         made = run_make_data(cfg, runs_dir, reporter=reporter)
         if made.built:
             ver = run_verify_data(cfg, runs_dir, grids=False, reporter=reporter)
@@ -127,7 +132,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
 
     threads = sweep.spec.threads or max(1, cpu_count() // workers)
     jobs = [{"name": p.name, "values": p.values, "overrides": p.overrides, "base": str(sweep.base) if sweep.base else None,
-             "runs_dir": str(runs_dir.resolve()), "threads": threads} for p in sweep.points]
+             "runs_dir": str(runs_dir.resolve()), "threads": threads, "collect": collect} for p in sweep.points]
     rows = runner.run(run_point, jobs, reporter)
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": executor, "workers": workers, "threads": threads,
@@ -135,7 +140,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
               "choose": sweep.spec.choose, "tune": sweep.spec.tune, "set": sweep.spec.set, "metric": sweep.spec.metric,
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
               "labels": sweep.spec.labels, "points": rows,
-              "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows)}
+              "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows),
+              "collected": collect}
     write_json_atomic(out_dir / "results.json", result)
     write_text_atomic(out_dir / "results.csv", _csv(rows))
     summary = summarise(rows, sweep.spec.metric)
@@ -169,7 +175,7 @@ def summarise(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     groups_by = [a for a in axes if not _is_seed(a)]
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
-        if r["status"] == "failed":
+        if r["status"] in ("failed", "pending"):
             continue
         key = json.dumps([r.get(f"axis:{a}") for a in groups_by])
         g = groups.setdefault(key, {"values": {a: r.get(f"axis:{a}") for a in groups_by}, "runs": []})

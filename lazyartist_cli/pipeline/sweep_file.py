@@ -177,6 +177,18 @@ class ReferencePoint(BaseModel):
         None, description="the column this number is compared with (default: the table's)")
 
 
+class Target(BaseModel):
+    """A published number of a method the sweep does not run (e.g. the best published bias-unaware method): the tuned
+    sweep's table shows it and the gap of the best bias-unaware method under the sweep's rule to it."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: str = Field(..., min_length=1, description="the method, as the table names it")
+    source: str = Field(..., min_length=1, description="where the number was read")
+    note: str = Field("", description="how it was obtained (e.g. tuned with bias labels)")
+    match: dict[str, Any] = Field(..., min_length=1, description="keys and values of the points it is for (not the strategy)")
+    value: float = Field(..., ge=0, le=100, description="the published mean, in percent")
+
+
 class Reference(BaseModel):
     """Published numbers the sweep reproduces: a citation (``source``), never a run and never used to select."""
 
@@ -185,6 +197,7 @@ class Reference(BaseModel):
     metric: Literal[REFERENCE_METRICS] = "unbiased"  # type: ignore[valid-type]
     tolerance: float = Field(3.0, gt=0, le=100, description="percentage points within which a point agrees")
     points: list[ReferencePoint] = Field(..., min_length=1)
+    targets: list[Target] = Field(default_factory=list, description="published numbers of methods the sweep does not run")
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -363,6 +376,13 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
                                f"(keys: {', '.join(sorted(known_keys))})"])
         if not any(matches(a, ref.match) for a in every_point):
             raise ConfigError([f"{path}: reference.points.{i}.match: no point of the sweep has these values ({ref.match})"])
+    for i, target in enumerate(spec.reference.targets if spec.reference else []):
+        unknown = [k for k in target.match if k not in known_keys or k == "train.strategy"]
+        if unknown:
+            raise ConfigError([f"{path}: reference.targets.{i}.match: {unknown[0]!r} is not a key of the sweep's points "
+                               "other than the strategy"])
+        if not any(matches(a, target.match) for a in every_point):
+            raise ConfigError([f"{path}: reference.targets.{i}.match: no point of the sweep has these values ({target.match})"])
     for key, names in spec.labels.items():
         if key not in known_keys:
             raise ConfigError([f"{path}: labels: {key!r} is not a key of the sweep's points (keys: {', '.join(sorted(known_keys))})"])

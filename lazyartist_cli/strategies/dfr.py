@@ -38,7 +38,7 @@ Validation is therefore DFR's training data: its easy val accuracy in a table is
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import torch
 import torch.nn as nn
@@ -57,6 +57,10 @@ class DFRConfig(StrategyConfig):
                                 description="inverse L1 strengths tried (chosen by worst-group accuracy on a val half)")
     refits: int = Field(20, ge=1, le=1000, description="regressions averaged for the final last layer")
     iterations: int = Field(3000, ge=10, le=100_000, description="FISTA steps per regression")
+    c_score: Literal["worst-group", "pooled"] = Field(
+        "worst-group", description="how C is scored on the held-out half: worst-group: the worst of class x {aligned, "
+        "conflicting} (20 groups); pooled: the worse of all aligned and all conflicting images (2 groups: ranks C when "
+        "val holds a few conflicting images per class, e.g. at 0.5-1%)")
 
     @field_validator("c_grid")
     @classmethod
@@ -133,9 +137,21 @@ def fit_l1_ovr(x: torch.Tensor, y: torch.Tensor, num_classes: int, c: torch.Tens
     return (w[0], b[0]) if single else (w, b)
 
 
-def missing_group(y: torch.Tensor, bias: torch.Tensor, num_classes: int) -> Optional[str]:
-    """Why validation cannot serve DFR, or None: every group of the worst-group score (class x {aligned,
-    conflicting}) needs two images, one for each half."""
+def scored_groups(y: torch.Tensor, bias: torch.Tensor, c_score: str = "worst-group") -> torch.Tensor:
+    """The groups C is scored on: class x {aligned, conflicting} (ids class * 2 + conflicting), or pooled over the
+    classes, {aligned, conflicting} (ids 0, 1)."""
+    conflicting = (bias != y).long()
+    return y * 2 + conflicting if c_score == "worst-group" else conflicting
+
+
+def missing_group(y: torch.Tensor, bias: torch.Tensor, num_classes: int, c_score: str = "worst-group") -> Optional[str]:
+    """Why validation cannot serve DFR, or None: every group C is scored on needs two images, one for each half."""
+    if c_score == "pooled":
+        counts = torch.bincount(scored_groups(y, bias, c_score).cpu(), minlength=2)
+        if bool((counts >= 2).all()):
+            return None
+        return (f"dfr needs at least two validation images of each of aligned and conflicting; val has "
+                f"{int(counts[0])} and {int(counts[1])} (raise data.n_val or lower data.correlation)")
     counts = torch.bincount((y * 2 + (bias != y).long()).cpu(), minlength=num_classes * 2)
     if bool((counts >= 2).all()):
         return None
@@ -181,12 +197,12 @@ def dfr_last_layer(feats: torch.Tensor, y: torch.Tensor, bias: torch.Tensor, num
     """DFR on held-out features (see the module): C by worst-group accuracy between two halves, then ``refits``
     regressions on group-balanced draws of all of them, averaged, on features standardised by the training split's
     (``train_feats``; None: validation's own). Returns (weight, bias) for the raw features and what was chosen."""
-    problem = missing_group(y, bias, num_classes)
+    problem = missing_group(y, bias, num_classes, cfg.c_score)
     if problem:
         raise LazyError(problem)
     gen = torch.Generator().manual_seed(seed * 7_907 + 3)
     fine = y * num_classes + bias  # DFR's groups: (class, bias value)
-    coarse = y * 2 + (bias != y).long()  # the worst-group score's groups
+    coarse = scored_groups(y, bias, cfg.c_score)  # the groups C is scored on
 
     def per_group(rows: torch.Tensor) -> int:  # the median size of the groups present
         counts = torch.bincount(fine[rows], minlength=num_classes * num_classes)
@@ -227,7 +243,7 @@ class DFR(Strategy):
 
     @classmethod
     def check_held_out(cls, cfg, y_val, bias_val, num_classes):
-        return missing_group(y_val, bias_val, num_classes)
+        return missing_group(y_val, bias_val, num_classes, cfg.c_score)
 
     def loss(self, model, batch):
         ce = F.cross_entropy(model(batch["x"]), batch["y"])

@@ -27,6 +27,14 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.1f}" + (f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else "")
 
 
+def best_unaware(rows: dict[tuple[str, float], dict[str, Any]], knows: dict[str, str], corr: float
+                 ) -> Optional[tuple[str, float]]:
+    """(strategy, mean unbiased) of the best method that knows nothing about the bias under the rule, at ``corr``."""
+    cands = [(statistics.fmean(r["unsupervised"]), m) for (m, c), r in rows.items()
+             if c == corr and r["unsupervised"] and knows.get(m) == "nothing"]
+    return (max(cands)[1], max(cands)[0]) if cands else None
+
+
 def grid_rows(data: dict[str, Any]) -> dict[tuple[str, float], dict[str, Any]]:
     """(strategy, correlation) -> {"paper": [last_unbiased per seed], "unsupervised": [unbiased per seed of the chosen
     configuration], "chosen": its tuned values, "configs": how many configurations, "seeds": n}."""
@@ -72,13 +80,14 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         hits = [rp for rp in ref.get("points", []) if matches({"train.strategy": strategy, "data.correlation": corr}, rp["match"])]
         return f"{hits[0]['value']:.2f}" if hits else "—"
 
-    head = ["method", "configs"]
+    head = ["method", "rule", "configs"]
     for c in shares:
         name = share_names.get(value_text(c), f"{100 * (1 - c):g}%")
-        head += [f"{name}: paper's code", f"{name}: bias-unsupervised", f"{name}: published"]
+        head += [f"{name}: paper's code", f"{name}: rule's choice", f"{name}: published"]
+    rule_of = {p["strategy"]: p.get("select") for p in data["points"] if p.get("strategy")}
     table = []
     for m in methods:
-        row = [names.get(m, m), str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))]
+        row = [names.get(m, m), f"`{rule_of.get(m)}`", str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))]
         for c in shares:
             r = rows.get((m, c))
             if r is None:
@@ -92,8 +101,30 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
             row += [_cell(r["paper"]), _cell(r["unsupervised"]) + (f" ({chosen})" if chosen else ""), published(m, c)]
         table.append(row)
     w.p("Unbiased accuracy (%, mean ± sample std over seeds). *Paper's code*: the final epoch of the default "
-        "configuration. *Bias-unsupervised*: the configuration (of *configs*) and checkpoint the rule "
-        f"`{next((p.get('select') for p in data['points'] if p.get('select')), '?')}` chooses, no bias label read "
-        "(the configuration in brackets when not the default). *Published*: the sweep file's [reference].")
+        "configuration. *Rule's choice*: the configuration (of *configs*) and checkpoint the method's *rule* chooses "
+        "(the configuration in brackets when not the default); `val-proxy-group` reads no bias label (the "
+        "bias-unsupervised column), `val-worst-group` and DFR's refit read group labels of val. *Published*: the "
+        "sweep file's [reference].")
+    targets = ref.get("targets", [])
+    for name in dict.fromkeys(t["name"] for t in targets):
+        row = [f"{name} (published)", "—", "—"]
+        for c in shares:
+            hit = next((t for t in targets if t["name"] == name and matches({"data.correlation": c}, t["match"])), None)
+            row += ["—", "—", f"{hit['value']:.2f}" if hit else "—"]
+        table.append(row)
     w.p()
     w.table(head, table)
+    knows = {p["strategy"]: p.get("knows") for p in data["points"] if p.get("strategy")}
+    for name in dict.fromkeys(t["name"] for t in targets):
+        gaps = []
+        for c in shares:
+            hit = next((t for t in targets if t["name"] == name and matches({"data.correlation": c}, t["match"])), None)
+            best = best_unaware(rows, knows, c)
+            if hit and best:
+                gaps.append(f"{share_names.get(value_text(c), c)}: {names.get(best[0], best[0])} "
+                            f"{100 * best[1]:.1f} vs {hit['value']:.2f} ({100 * best[1] - hit['value']:+.1f})")
+                w.num(f"sweep.{data['sweep']}.{c}.best_unaware_minus_{name}", best[1] - hit["value"] / 100, src)
+        note = next((t.get("note") for t in targets if t["name"] == name and t.get("note")), "")
+        if gaps:
+            w.p(f"The best bias-unaware method under the rule against {name} ({note + '; ' if note else ''}"
+                f"{next(t['source'] for t in targets if t['name'] == name)}): " + "; ".join(gaps) + ".")

@@ -31,9 +31,12 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
     numbers beside it and the rates the rules choose. Also the docs' sweep blocks (``blocks.py``)."""
     sm = data["summary"]
     failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
-    w.p(f"{len(data['points'])} points from `{data['file']}` (axes: "
+    pending = sum(p["status"] == "pending" for p in data["points"])
+    w.p(f"{len(data['points']) - pending} points" + (f" (and {pending} not trained yet: results collected with "
+                                                     "`--collect` while the sweep runs)" if pending else "") + f" from `{data['file']}` (axes: "
         + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + _more_tables(data) + f"), run with `--executor {data['executor']}` "
-        f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s"
+        f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point"
+        + (" (collected: no wall time)" if data.get("collected") else f", {data['seconds']:.0f} s")
         + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
     w.p()
 
