@@ -137,16 +137,21 @@ def test_gce_loss_by_hand():
 
 
 def test_lff_loss_ema_keeps_the_old_value_with_weight_ema():
+    from lazyartist_cli.strategies.lff import relative_difficulty
+
     labels = torch.tensor([0, 1, 0, 1])
     ctx = StrategyContext(lambda: _linear(k=2), n_train=4, labels=labels)
     cls = get_strategy("lff")
     lff = cls(cls.Config(ema=0.7), ctx)
-    idx = torch.tensor([1, 3])
-    first = lff._update(lff.ema_b, idx, torch.tensor([2.0, 4.0]))
-    assert torch.equal(first, torch.tensor([2.0, 4.0]))  # unseen: the value itself
-    lff.seen[idx] = True
-    second = lff._update(lff.ema_b, idx, torch.tensor([4.0, 0.0]))
-    assert torch.allclose(second, torch.tensor([0.7 * 2 + 0.3 * 4, 0.7 * 4]))
+    idx, y = torch.tensor([1, 3]), torch.tensor([1, 1])
+    relative_difficulty(lff, idx, y, torch.tensor([2.0, 4.0]), torch.tensor([1.0, 1.0]), 0.7, 2)
+    assert torch.equal(lff.ema_b[idx], torch.tensor([2.0, 4.0]))  # unseen: the value itself
+    assert lff.seen.tolist() == [False, True, False, True]
+    w = relative_difficulty(lff, idx, y, torch.tensor([4.0, 0.0]), torch.tensor([1.0, 1.0]), 0.7, 2)
+    assert torch.allclose(lff.ema_b[idx], torch.tensor([0.7 * 2 + 0.3 * 4, 0.7 * 4]))
+    # class 1's maximum over the training set normalises both losses: L_b / max_b against L_d / max_d (= 1)
+    lb = torch.tensor([0.7 * 2 + 0.3 * 4, 0.7 * 4]) / (0.7 * 4)
+    assert torch.allclose(w, lb / (lb + 1 + 1e-8))
     # loss() marks exactly the batch's rows as seen
     lff2 = cls(cls.Config(), ctx)
     lff2.loss(_linear(k=2), {"x": torch.rand(2, 3, 4, 4), "y": torch.tensor([1, 1]), "index": idx})

@@ -23,7 +23,7 @@ from .reporter import SILENT, Reporter
 from .sweep import SWEEPS_DIR
 
 # What the report and `lazy runs` read, per kind of folder; paths relative to the folder, globs allowed.
-RUN_FILES = ("config.json", "history.jsonl", "refit.json", "eval/metrics.json", "counterfactual/summary.json",
+RUN_FILES = ("config.json", "history.jsonl", "refit.json", "proxy.json", "eval/metrics.json", "counterfactual/summary.json",
              "gradcam/*/summary.json", "gradcam/color_share.json", "probe/units.json", "attack/summary.json",
              "sae/summary.json")
 DATASET_FILES = ("metadata.json", "verify.json")

@@ -114,6 +114,7 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         table.append(row)
     w.p()
     w.table(head, table)
+    _proxy_line(w, data, shares, share_names)
     knows = {p["strategy"]: p.get("knows") for p in data["points"] if p.get("strategy")}
     for name in dict.fromkeys(t["name"] for t in targets):
         gaps = []
@@ -128,3 +129,21 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         if gaps:
             w.p(f"The best bias-unaware method under the rule against {name} ({note + '; ' if note else ''}"
                 f"{next(t['source'] for t in targets if t['name'] == name)}): " + "; ".join(gaps) + ".")
+
+
+def _proxy_line(w: Writer, data: dict[str, Any], shares: list[float], share_names: dict[str, str]) -> None:
+    """How well each share's shared bias proxy (seed 0's, as stored with a run) tells the bias: a diagnostic read with
+    val's bias labels, never used to choose."""
+    from .loader import _load
+
+    parts = []
+    for c in shares:
+        runs = [p["run"] for p in data["points"] if p.get("axis:data.correlation") == c and p.get("strategy")
+                and p.get("select") == "val-proxy-group"]
+        info = next((_load(w.runs_dir / r / "proxy.json") for r in runs if (w.runs_dir / r / "proxy.json").is_file()), None)
+        if info:
+            parts.append(f"{share_names.get(value_text(c), c)}: {100 * info['val_predicts_bias']:.1f}% of val "
+                         f"({info['groups_present']} pseudo-groups)")
+    if parts:
+        w.p("The rule's bias proxy (GCE, 5 epochs, one per seed) predicts the bias value of "
+            + "; ".join(parts) + " (a diagnostic read with val's bias labels; nothing is chosen on it).")
