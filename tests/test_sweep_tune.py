@@ -58,3 +58,25 @@ def test_the_table_keeps_the_defaults_last_epoch_and_the_configuration_with_the_
     r = rows[("lff", 0.99)]
     assert r["paper"] == [0.70, 0.72] and r["unsupervised"] == [0.40, 0.44] and r["chosen"] == {q: "0.8"}
     assert r["configs"] == 2 and r["seeds"] == 2
+
+
+def test_the_table_names_the_best_bias_unaware_method_and_its_gap_to_the_target(tmp_path):
+    from lazyartist_cli.pipeline.report.grid import grid_table
+    from lazyartist_cli.pipeline.report.writer import Writer
+
+    points = [{**_row("lff", 0, 0.5, 0.60, 0.62), "knows": "nothing"},
+              {**_row("erm", 0, 0.5, 0.40, 0.41), "knows": "nothing"},
+              {**_row("group-dro", 0, 0.9, 0.90, 0.90, ), "knows": "group labels on all training data",
+               "select": "val-worst-group"}]
+    ref = {"source": "s", "metric": "last_unbiased", "tolerance": 3, "points": [
+        {"match": {"train.strategy": "lff", "data.correlation": 0.99}, "value": 74.01}],
+        "targets": [{"name": "DeNetDM", "source": "t", "note": "tuned with bias labels",
+                     "match": {"data.correlation": 0.99}, "value": 85.22}]}
+    w = Writer(tmp_path, tmp_path)
+    grid_table(w, {"sweep": "g", "points": points, "choose": [], "reference": ref,
+                   "labels": {"train.strategy": {"lff": "LfF"}}}, tmp_path / "results.json")
+    text = "\n".join(w.lines)
+    assert "| LfF | `val-proxy-group` | 1 | — | 62.0 | 60.0 | 74.01 |" in text
+    assert "| DeNetDM (published) | — | — | — | — | — | 85.22 |" in text
+    # the best method that knows nothing, not the group-labelled reference above it
+    assert "1%: LfF 60.0 vs 85.22 (-25.2)" in text and "tuned with bias labels" in text

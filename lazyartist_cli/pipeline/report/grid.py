@@ -80,14 +80,16 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         hits = [rp for rp in ref.get("points", []) if matches({"train.strategy": strategy, "data.correlation": corr}, rp["match"])]
         return f"{hits[0]['value']:.2f}" if hits else "—"
 
-    head = ["method", "rule", "configs"]
+    cost = _costs(w, data)
+    head = ["method", "rule", "configs", "cost"]
     for c in shares:
         name = share_names.get(value_text(c), f"{100 * (1 - c):g}%")
         head += [f"{name}: paper's code", f"{name}: rule's choice", f"{name}: published"]
     rule_of = {p["strategy"]: p.get("select") for p in data["points"] if p.get("strategy")}
     table = []
     for m in methods:
-        row = [names.get(m, m), f"`{rule_of.get(m)}`", str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))]
+        row = [names.get(m, m), f"`{rule_of.get(m)}`", str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0)),
+               f"{cost[m]:.0f}" if m in cost else "—"]
         for c in shares:
             r = rows.get((m, c))
             if r is None:
@@ -104,10 +106,11 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         "configuration. *Rule's choice*: the configuration (of *configs*) and checkpoint the method's *rule* chooses "
         "(the configuration in brackets when not the default); `val-proxy-group` reads no bias label (the "
         "bias-unsupervised column), `val-worst-group` and DFR's refit read group labels of val. *Published*: the "
-        "sweep file's [reference].")
+        "sweep file's [reference]. *Cost*: one run's training (and refit) time, mean over its runs, in bare ERM "
+        "epochs (ERM's mean epoch in this sweep).")
     targets = ref.get("targets", [])
     for name in dict.fromkeys(t["name"] for t in targets):
-        row = [f"{name} (published)", "—", "—"]
+        row = [f"{name} (published)", "—", "—", "—"]
         for c in shares:
             hit = next((t for t in targets if t["name"] == name and matches({"data.correlation": c}, t["match"])), None)
             row += ["—", "—", f"{hit['value']:.2f}" if hit else "—"]
@@ -122,13 +125,14 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
             hit = next((t for t in targets if t["name"] == name and matches({"data.correlation": c}, t["match"])), None)
             best = best_unaware(rows, knows, c)
             if hit and best:
-                gaps.append(f"{share_names.get(value_text(c), c)}: {names.get(best[0], best[0])} "
+                gaps.append(f"{share_names.get(value_text(c), f'{100 * (1 - c):g}%')}: {names.get(best[0], best[0])} "
                             f"{100 * best[1]:.1f} vs {hit['value']:.2f} ({100 * best[1] - hit['value']:+.1f})")
                 w.num(f"sweep.{data['sweep']}.{c}.best_unaware_minus_{name}", best[1] - hit["value"] / 100, src)
         note = next((t.get("note") for t in targets if t["name"] == name and t.get("note")), "")
         if gaps:
             w.p(f"The best bias-unaware method under the rule against {name} ({note + '; ' if note else ''}"
                 f"{next(t['source'] for t in targets if t['name'] == name)}): " + "; ".join(gaps) + ".")
+            w.p()
 
 
 def _proxy_line(w: Writer, data: dict[str, Any], shares: list[float], share_names: dict[str, str]) -> None:
@@ -142,8 +146,31 @@ def _proxy_line(w: Writer, data: dict[str, Any], shares: list[float], share_name
                 and p.get("select") == "val-proxy-group"]
         info = next((_load(w.runs_dir / r / "proxy.json") for r in runs if (w.runs_dir / r / "proxy.json").is_file()), None)
         if info:
-            parts.append(f"{share_names.get(value_text(c), c)}: {100 * info['val_predicts_bias']:.1f}% of val "
+            parts.append(f"{share_names.get(value_text(c), f'{100 * (1 - c):g}%')}: {100 * info['val_predicts_bias']:.1f}% of val "
                          f"({info['groups_present']} pseudo-groups)")
     if parts:
         w.p("The rule's bias proxy (GCE, 5 epochs, one per seed) predicts the bias value of "
             + "; ".join(parts) + " (a diagnostic read with val's bias labels; nothing is chosen on it).")
+        w.p()
+
+
+def _costs(w: Writer, data: dict[str, Any]) -> dict[str, float]:
+    """Each method's mean training seconds per run in units of one bare ERM epoch of the same sweep (the mean epoch of
+    its finished ERM runs); a line gives the whole of what finished in those units. Empty without histories."""
+    from .suite import _epoch_seconds, _train_seconds
+
+    done = [p for p in data["points"] if p.get("strategy") and p.get("status") != "failed"]
+    erm = [s for p in done if p["strategy"] == "erm" for s in _epoch_seconds(w.runs_dir / p["run"])]
+    if not erm:
+        return {}
+    epoch = statistics.fmean(erm)
+    per: dict[str, list[float]] = defaultdict(list)
+    for p in done:
+        t = _train_seconds(w.runs_dir / p["run"])
+        if t:
+            per[p["strategy"]].append(t / epoch)
+    total = sum(sum(v) for v in per.values())
+    w.p(f"Compute of the {sum(len(v) for v in per.values())} finished points: {total:,.0f} bare ERM epochs of this "
+        f"MLP (one took {epoch:.2f} s on average here, with the sweep's workers sharing the machine).")
+    w.p()
+    return {m: statistics.fmean(v) for m, v in per.items()}
