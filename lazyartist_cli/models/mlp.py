@@ -23,14 +23,16 @@ class MLPOptions(BaseModel):
 
 
 class MLP(nn.Module):
-    def __init__(self, num_classes: int = 10, hidden: int = 100, inputs: int = 3 * 28 * 28, input_divisor: float = 1.0):
+    def __init__(self, num_classes: int = 10, hidden: int = 100, inputs: int = 3 * 28 * 28, input_divisor: float = 1.0,
+                 last: int = 0):
         super().__init__()
         self.flat = nn.Flatten()
         self.input_divisor = float(input_divisor)
+        last = last or hidden  # the third layer's width (mlp: hidden; mlp-narrow: its features)
         self.fc1, self.act1 = nn.Linear(inputs, hidden), nn.ReLU()
         self.fc2, self.act2 = nn.Linear(hidden, hidden), nn.ReLU()
-        self.fc3, self.act3 = nn.Linear(hidden, hidden), nn.ReLU()
-        self.head = nn.Linear(hidden, num_classes)
+        self.fc3, self.act3 = nn.Linear(hidden, last), nn.ReLU()
+        self.head = nn.Linear(last, num_classes)
 
     def forward(self, x):
         x = self.flat(x)  # (B, 2352)
@@ -43,3 +45,14 @@ class MLP(nn.Module):
 @register("mlp", options=MLPOptions, defaults={"width": 100, "input_divisor": 1.0})
 def build(num_classes: int = 10, width: int = 100, input_divisor: float = 1.0) -> nn.Module:
     return MLP(num_classes, width, input_divisor=input_divisor)
+
+
+class NarrowMLPOptions(MLPOptions):
+    features: int = Field(16, ge=1, le=8192, description="units of the third hidden layer (the head's input)")
+
+
+@register("mlp-narrow", options=NarrowMLPOptions, defaults={"width": 100, "input_divisor": 1.0, "features": 16})
+def build_narrow(num_classes: int = 10, width: int = 100, input_divisor: float = 1.0, features: int = 16) -> nn.Module:
+    """LC's Colored-MNIST network (its released ``MLP_DISENTANGLE(bias=True)``): LfF's MLP with a third hidden layer of
+    ``features`` units (16) before the linear head."""
+    return MLP(num_classes, width, input_divisor=input_divisor, last=features)

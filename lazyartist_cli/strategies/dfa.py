@@ -23,7 +23,8 @@ swap and decay from step 10,000; decay 0.5 every 10,000 steps; 50,000 steps of b
 the bias branch's parameters get gradient from GCE terms only, so Adam (scale-invariant per parameter) follows
 nearly the same path. The official code reports the best *test* accuracy over evaluations every 500 steps (its
 valid set is unused; the authors confirm in its issue #1): this tool reports the final model or a checkpoint
-chosen without hard data.
+chosen without hard data. A partial last batch of an epoch is kept (the code drops it: ``drop_last``); the swap and
+the decay start at one step there (``curr_step``), two options here (``swap_after``, ``decay_after``), both 10,000.
 
 Knows nothing about the bias. Options: ``q``, ``ema``, ``lambda_dis_align``, ``lambda_swap_align``,
 ``lambda_swap``, ``swap_after``, ``decay_after``, ``decay_every``, ``decay_gamma``.

@@ -18,7 +18,9 @@ One step (the official ``train_ours`` on Colored MNIST):
 4. loss = mean(CE(f(x') + log(prior'^eta + 1e-4), y)) + ``lambda_gce`` * mean(GCE_q(biased(x), y)); the biased
    model learns at 0.1 x train.lr (``own_lr_scale``). At test time the kept model's plain logits are used.
 
-Defaults are the official code's (q 0.7, tau 1, beta 0.995, eta 1, lambda 1, no ramp, lr 1e-3 in train.lr). The
+Defaults are the official code's (q 0.7, tau 1, beta 0.995, eta 1, lambda 1, no ramp, lr 1e-3 in train.lr); its
+network for Colored MNIST is ``mlp-narrow`` (LfF's MLP with a 16-unit last hidden layer), for the kept and the biased
+model. A partial last batch of an epoch is kept (the code drops it: ``drop_last``). The
 public code has no Colored-MNIST command and its Colored-MNIST path does not run as released (its issue #1 asks
 for the commands, unanswered), so the paper's numbers come from settings not published; like DFA, its code keeps
 the best *test* accuracy, which this tool never does. GCE is (1 - p_y^q) / q (the official CE * q * p_y^q with
@@ -58,7 +60,8 @@ def sequential_ema(table: torch.Tensor, seen: torch.Tensor, cells: torch.Tensor,
     first = (~seen[cells]) & (rank == 0)
     weight = torch.where(first, beta ** (k - 1 - rank), weight)  # the first-ever value sets the cell: weight 1, then decays
     hit = count > 0
-    table[hit] = table[hit] * beta ** count[hit] + torch.zeros_like(table).index_add_(0, cells, weight * values)[hit]
+    added = (onehot * (weight * values)[:, None]).sum(0)  # not index_add_: CUDA's atomics would order the sums at random
+    table[hit] = table[hit] * beta ** count[hit] + added[hit]
     seen[hit] = True
 
 

@@ -29,7 +29,7 @@ class LfFConfig(StrategyConfig):
 
 def gce_loss(logits: torch.Tensor, y: torch.Tensor, q: float) -> torch.Tensor:
     """Generalised cross-entropy (Zhang & Sabuncu 2018), per sample: (1 - p_y^q) / q."""
-    p_y = F.softmax(logits, 1).gather(1, y[:, None]).squeeze(1).clamp_min(1e-8)
+    p_y = F.softmax(logits.float(), 1).gather(1, y[:, None]).squeeze(1).clamp_min(1e-8)  # fp32 under bf16 autocast
     return (1 - p_y.pow(q)) / q
 
 
