@@ -126,3 +126,19 @@ def test_the_proxy_rule_reads_no_bias_label_changes_no_training_and_scores_the_l
     assert last["checkpoint_epoch"] == 3 and set(last["groups"]) >= {"unbiased", "worst_group"}
     ev = json.loads((runs / "v" / "eval" / "metrics.json").read_text())
     assert ev["last"]["test_hard"] == best["last"]["test_hard"]  # the same final model under either rule
+
+
+def test_the_proxy_network_is_stored_only_when_it_is_not_the_runs_own():
+    from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
+    from lazyartist_cli.pipeline.train import proxy_options_from
+
+    own = resolved_config(load_config(None, {"train.model": "mlp", "train.proxy_model": "mlp"}))
+    assert "proxy_model" not in own["train"]  # the default: a run stored before the key existed compares equal
+    assert comparable_config(own) == comparable_config(resolved_config(load_config(None, {"train.model": "mlp"})))
+    dfa = resolved_config(load_config(None, {"train.strategy": "dfa", "train.model": "mlp-disentangle",
+                                             "train.proxy_model": "mlp"}))
+    assert dfa["train"]["proxy_model"] == "mlp"
+    assert proxy_options_from("mlp", {"width": 100, "features": 16, "input_divisor": 255.0}) == {
+        "width": 100, "input_divisor": 255.0}
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        load_config(None, {"train.proxy_model": "nope"})

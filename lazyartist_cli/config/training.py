@@ -125,6 +125,9 @@ class TrainConfig(Section):
         "knowledge allows (nothing: val, or val-pseudo-group for a strategy with a proxy; the shortcut's type or the "
         "generator: val-recolored; group labels on all training data: val-worst-group; dfr: val for its base "
         "model, its refit's C chosen on held-out worst-group accuracy)")
+    proxy_model: Optional[str] = Field(None, description="the network of val-proxy-group's bias proxy (None: train.model), "
+                                       "given the run's model options it takes; e.g. one proxy for methods on different "
+                                       "networks")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")
@@ -141,6 +144,13 @@ class TrainConfig(Section):
         from ..models import MODELS
 
         return _known("model", v, MODELS)
+
+    @field_validator("proxy_model")
+    @classmethod
+    def _known_proxy_model(cls, v: Optional[str]) -> Optional[str]:
+        from ..models import MODELS
+
+        return v if v is None else _known("model", v, MODELS)
 
     @field_validator("strategy")
     @classmethod

@@ -26,6 +26,9 @@ def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
         data.pop("color_std", None)  # read by lff only (configs stored while it was kept everywhere compare equal)
     if isinstance(data, dict) and (data.get("protocol") != "decoy" or data.get("patch_size", 4) == 4):
         data.pop("patch_size", None)  # read by decoy only; its default is how configs stored before it read
+    train = out.get("train", {})
+    if isinstance(train, dict) and train.get("proxy_model", None) in (None, train.get("model")):
+        train.pop("proxy_model", None)  # the default (the run's own model): configs stored before it compare equal
     for path in RESUME_FREE:
         node = out
         for key in path[:-1]:
@@ -43,6 +46,8 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
         resolved["data"].pop("color_std", None)
     if resolved["data"]["protocol"] != "decoy" or resolved["data"]["patch_size"] == 4:  # decoy's knob, stored off its default
         resolved["data"].pop("patch_size", None)
+    if resolved["train"].get("proxy_model") in (None, cfg.train.model):  # stored only when it is not the run's model
+        resolved["train"].pop("proxy_model", None)
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)
