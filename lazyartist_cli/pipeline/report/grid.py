@@ -81,42 +81,46 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
         return f"{hits[0]['value']:.2f}" if hits else "—"
 
     cost = _costs(w, data)
-    head = ["method", "rule", "configs", "cost"]
-    for c in shares:
-        name = share_names.get(value_text(c), f"{100 * (1 - c):g}%")
-        head += [f"{name}: paper's code", f"{name}: rule's choice", f"{name}: published"]
+    share_head = [share_names.get(value_text(c), f"{100 * (1 - c):g}%") for c in shares]
     rule_of = {p["strategy"]: p.get("select") for p in data["points"] if p.get("strategy")}
-    table = []
+    paper, chosen_rows = [], []
     for m in methods:
-        row = [names.get(m, m), f"`{rule_of.get(m)}`", str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0)),
-               f"{cost[m]:.0f}" if m in cost else "—"]
+        name = names.get(m, m)
+        configs = str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))
+        a, b = [name, f"{cost[m]:.0f}" if m in cost else "—"], [name, f"`{rule_of.get(m)}`", configs]
         for c in shares:
             r = rows.get((m, c))
+            pub = published(m, c)
             if r is None:
-                row += ["—", "—", published(m, c)]
+                a.append("—" + (f" ({pub})" if pub != "—" else ""))
+                b.append("—")
                 continue
             if r["paper"]:
                 w.num(f"sweep.{data['sweep']}.{m}.{c}.paper_last_unbiased", statistics.fmean(r["paper"]), src)
             if r["unsupervised"]:
                 w.num(f"sweep.{data['sweep']}.{m}.{c}.unsupervised_unbiased", statistics.fmean(r["unsupervised"]), src)
-            chosen = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["chosen"].items())
-            row += [_cell(r["paper"]), _cell(r["unsupervised"]) + (f" ({chosen})" if chosen else ""), published(m, c)]
-        table.append(row)
-    w.p("Unbiased accuracy (%, mean ± sample std over seeds). *Paper's code*: the final epoch of the default "
-        "configuration. *Rule's choice*: the configuration (of *configs*) and checkpoint the method's *rule* chooses "
-        "(the configuration in brackets when not the default); `val-proxy-group` reads no bias label (the "
-        "bias-unsupervised column), `val-worst-group` and DFR's refit read group labels of val. *Published*: the "
-        "sweep file's [reference]. *Cost*: one run's training (and refit) time, mean over its runs, in bare ERM "
-        "epochs (ERM's mean epoch in this sweep).")
+            picked = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["chosen"].items())
+            a.append(_cell(r["paper"]) + (f" ({pub})" if pub != "—" else ""))
+            b.append(_cell(r["unsupervised"]) + (f" [{picked}]" if picked else ""))
+        paper.append(a)
+        chosen_rows.append(b)
     targets = ref.get("targets", [])
-    for name in dict.fromkeys(t["name"] for t in targets):
-        row = [f"{name} (published)", "—", "—", "—"]
+    for tname in dict.fromkeys(t["name"] for t in targets):
+        row = [f"{tname} (published)", "—"]
         for c in shares:
-            hit = next((t for t in targets if t["name"] == name and matches({"data.correlation": c}, t["match"])), None)
-            row += ["—", "—", f"{hit['value']:.2f}" if hit else "—"]
-        table.append(row)
+            hit = next((t for t in targets if t["name"] == tname and matches({"data.correlation": c}, t["match"])), None)
+            row.append(f"({hit['value']:.2f})" if hit else "—")
+        paper.append(row)
+    w.p("*As the paper's code*: unbiased accuracy (%, mean ± sample std over seeds) of the final epoch of each "
+        "method's default configuration, the published number in brackets (the sweep file's [reference]). *Cost*: "
+        "one run's training (and refit) time, mean over its runs, in bare ERM epochs (ERM's mean epoch in this sweep).")
     w.p()
-    w.table(head, table)
+    w.table(["method", "cost", *share_head], paper)
+    w.p("*The rule's choice*: unbiased accuracy of the configuration (of *configs*, the chosen one in square brackets "
+        "when not the default) and checkpoint each method's *rule* chooses: `val-proxy-group` reads no bias label "
+        "(the bias-unsupervised column); `val-worst-group` and DFR's refit read the group labels of val.")
+    w.p()
+    w.table(["method", "rule", "configs", *share_head], chosen_rows)
     _proxy_line(w, data, shares, share_names)
     knows = {p["strategy"]: p.get("knows") for p in data["points"] if p.get("strategy")}
     for name in dict.fromkeys(t["name"] for t in targets):

@@ -49,6 +49,11 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
     if is_suite(data):
         suite_section(w, data, src)
         return
+    if data.get("tune"):  # the benchmark's tables, one row per method (each configuration's points: results.json)
+        grid_table(w, data, src)
+        if data.get("reference"):
+            _reference(w, data, src)
+        return
     rows = []
     for g in sm["groups"]:
         label = point_label(g["values"], data.get("labels"))
@@ -56,8 +61,6 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
         rows.append([label, str(g["n"]), cell(g, "val"), cell(g, "test_easy"), cell(g, "test_hard"),
                      cell(g, "unbiased"), cell(g, "worst_group")])
     w.table(["point", "seeds", "easy val", "easy test", "hard test", "unbiased", "worst group"], rows)
-    if data.get("tune"):
-        grid_table(w, data, src)
     if data.get("reference"):
         _reference(w, data, src)
     if "train.lr" in data["axes"]:
