@@ -130,7 +130,7 @@ def test_the_proxy_rule_reads_no_bias_label_changes_no_training_and_scores_the_l
 
 def test_the_proxy_network_is_stored_only_when_it_is_not_the_runs_own():
     from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
-    from lazyartist_cli.pipeline.train import proxy_options_from
+    from lazyartist_cli.pipeline.bias_proxy import proxy_options_from
 
     own = resolved_config(load_config(None, {"train.model": "mlp", "train.proxy_model": "mlp"}))
     assert "proxy_model" not in own["train"]  # the default: a run stored before the key existed compares equal

@@ -69,16 +69,30 @@ def proxy_groups(proxy: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes
         return y * num_classes + predict(proxy, x.float(), batch_size).argmax(1)
 
 
-def fit_proxy_groups(builder: Callable[[], nn.Module], x_tr: torch.Tensor, y_tr: torch.Tensor, x_val: torch.Tensor,
-                     y_val: torch.Tensor, bias_val: torch.Tensor, seed: int, num_classes: int, batch_size: int
+def proxy_options_from(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The run's model options that model ``name`` takes (e.g. input_divisor for an ``mlp`` proxy of an
+    ``mlp-disentangle`` run); the others keep the proxy's defaults."""
+    from ..models import OPTIONS
+
+    schema = OPTIONS[name][0]
+    return {k: v for k, v in options.items() if schema is not None and k in schema.model_fields}
+
+
+def fit_proxy_groups(proxy_model: str, input_mode: str, run_model: str, run_options: dict[str, Any],
+                     x_tr: torch.Tensor, y_tr: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
+                     bias_val: torch.Tensor, seed: int, num_classes: int, batch_size: int
                      ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The val pseudo-groups of the seed's proxy, and what ``proxy.json`` records of it."""
+    """The val pseudo-groups of the seed's proxy (network ``proxy_model``, given the run's model options it takes), and
+    what ``proxy.json`` records of it."""
+    from ..models import build_model, resolve_options
+
+    options = run_options if proxy_model == run_model else proxy_options_from(proxy_model, run_options)
     t0 = time.perf_counter()
-    proxy = train_bias_proxy(builder, x_tr, y_tr, seed)
+    proxy = train_bias_proxy(lambda: build_model(proxy_model, input=input_mode, options=options), x_tr, y_tr, seed)
     groups = proxy_groups(proxy, x_val, y_val, num_classes, batch_size)
     pred = groups % num_classes
-    info = {"epochs": PROXY_EPOCHS, "q": PROXY_Q, "lr": PROXY_LR, "batch_size": PROXY_BATCH,
-            "seconds": round(time.perf_counter() - t0, 3),
+    info = {"model": proxy_model, "model_options": resolve_options(proxy_model, options), "epochs": PROXY_EPOCHS,
+            "q": PROXY_Q, "lr": PROXY_LR, "batch_size": PROXY_BATCH, "seconds": round(time.perf_counter() - t0, 3),
             "val_label_acc": (pred == y_val).float().mean().item(),
             "groups_present": int(torch.unique(groups).numel()),
             # diagnostic only (reads val's bias labels; nothing is chosen on it)

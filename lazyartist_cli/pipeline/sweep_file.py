@@ -286,43 +286,6 @@ def point_name(sweep: str, values: dict[str, Any]) -> str:
     return name
 
 
-def _value_of(cfg: RunConfig, key: str) -> Any:
-    node: Any = cfg.model_dump(mode="json")
-    parts = key.split(".")
-    if parts[0] == "strategy":  # the strategy's validated options (defaults filled in)
-        return getattr(cfg.strategy_config(parts[1]), parts[2])
-    if key == "train.lr":  # the rate in force (None in the file: the strategy's own default)
-        return cfg.train.learning_rate()
-    for part in parts:
-        node = node[part]
-    return node
-
-
-def _tuned(path: Path, spec: SweepFile, base: Optional[Path], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``tune = true``: after each point, the other configurations of its strategy's tuning grid (each key's first value
-    is the default, which the point itself must have); the grid's keys join ``spec.choose``."""
-    from ..strategies import get_strategy
-
-    out = []
-    for a in assignments:
-        out.append(a)
-        try:
-            cfg = load_config(base, {**spec.set, **a})
-        except ConfigError as exc:
-            raise ConfigError([f"{path}: point {a}: {p}" for p in exc.problems]) from None
-        tuning = get_strategy(cfg.train.strategy).tuning
-        for key, values in tuning.items():
-            if not same_value(_value_of(cfg, key), values[0]):
-                raise ConfigError([f"{path}: tune: point {a} has {key} = {_value_of(cfg, key)!r}, not the default of "
-                                   f"{cfg.train.strategy}'s tuning grid ({values[0]!r}, its first value)"])
-            if key not in spec.choose:
-                spec.choose.append(key)
-        for combo in _product(tuning)[1:]:  # the first combination is the point itself
-            out.append({**{k: v for k, v in a.items() if k != "seed"}, **combo,
-                        **({"seed": a["seed"]} if "seed" in a else {})})
-    return out
-
-
 def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optional[dict[str, list[str]]] = None) -> Sweep:
     """Read and validate a sweep file and build every point's config (a bad key or value: ConfigError
     naming it). ``extra`` (command-line overrides, e.g. the device) applies to every point; ``only`` keeps
@@ -351,7 +314,9 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
     if spec.tune:
-        assignments = _tuned(path, spec, base, assignments)
+        from .tuning import tuned_points
+
+        assignments = tuned_points(path, spec, base, assignments)
     every_point = list(assignments)  # the whole sweep: what its [reference] is checked against, whatever --only keeps
     for key, wanted in (only or {}).items():
         if key not in spec.axes and not any(key in inc for inc in [*spec.include, *spec.grid]):

@@ -59,15 +59,6 @@ def split_inputs(ds, meta: dict[str, Any], input_mode: str, device) -> tuple[tor
     return model_inputs(x, ds.digits, ds.colors, palette, meta["protocol"], input_mode), y
 
 
-def proxy_options_from(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The run's model options that model ``name`` takes (e.g. input_divisor for an ``mlp`` proxy of an
-    ``mlp-disentangle`` run); the others keep the proxy's defaults."""
-    from ..models import OPTIONS
-
-    schema = OPTIONS[name][0]
-    return {k: v for k, v in options.items() if schema is not None and k in schema.model_fields}
-
-
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The generator of epoch ``epoch``'s order: depends on (seed, epoch) only, so a resumed run sees the same batches."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -310,12 +301,9 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
     options, model, strategy, opt = _build(cfg, d, device, layout)
     lr = t.learning_rate()
     if rule == "val-proxy-group":  # the seed's shared bias proxy (bias_proxy.py): the same for every run at this seed
-        proxy_name = t.proxy_model or t.model
-        proxy_options = options if proxy_name == t.model else proxy_options_from(proxy_name, options)
-        d.proxy_groups_val, proxy_info = fit_proxy_groups(
-            lambda: build_model(proxy_name, input=t.input, options=proxy_options), x_tr, y_tr, d.x_val, d.y_val,
-            d.bias_val, cfg.seed, NUM_CLASSES, t.eval_batch_size)
-        proxy_info["model"], proxy_info["model_options"] = proxy_name, resolve_options(proxy_name, proxy_options)
+        d.proxy_groups_val, proxy_info = fit_proxy_groups(t.proxy_model or t.model, t.input, t.model, options, x_tr,
+                                                          y_tr, d.x_val, d.y_val, d.bias_val, cfg.seed, NUM_CLASSES,
+                                                          t.eval_batch_size)
         write_json_atomic(out / PROXY_FILE, proxy_info)
         reporter.note(f"bias proxy for val-proxy-group: {proxy_info['groups_present']} pseudo-groups on val, "
                       f"{proxy_info['seconds']:.1f}s")
