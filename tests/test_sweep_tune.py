@@ -76,7 +76,28 @@ def test_the_table_names_the_best_bias_unaware_method_and_its_gap_to_the_target(
     grid_table(w, {"sweep": "g", "points": points, "choose": [], "reference": ref,
                    "labels": {"train.strategy": {"lff": "LfF"}}}, tmp_path / "results.json")
     text = "\n".join(w.lines)
-    assert "| LfF | — | 62.0 (74.01) |" in text and "| LfF | `val-proxy-group` | 1 | 60.0 |" in text
-    assert "| DeNetDM (published) | — | (85.22) |" in text
+    assert "| LfF | 1 | — | 62.0 (74.01) |" in text and "| LfF | `val-proxy-group` | 1 | 1 | 60.0 |" in text
+    assert "| DeNetDM (published) | — | — | — | (85.22) |" in text
     # the best method that knows nothing, not the group-labelled reference above it
-    assert "1%: LfF 60.0 vs 85.22 (-25.2)" in text and "tuned with bias labels" in text
+    assert "1%: LfF 60.0 vs 85.22 (-25.2)" in text and "DeNetDM was tuned with bias labels" in text
+
+
+def test_defaults_only_keeps_each_points_default_configuration_with_its_name(tmp_path):
+    path = _write(tmp_path, '[axes]\n"train.strategy" = ["erm", "jtt"]\nseed = [0]\n')
+    assert [p.name for p in load_sweep(path, defaults_only=True).points] == ["t-strategy_erm-seed_0", "t-strategy_jtt-seed_0"]
+
+
+def test_the_published_number_is_compared_with_the_default_configuration_only(tmp_path):
+    from lazyartist_cli.pipeline.report.sweeps import _reference
+    from lazyartist_cli.pipeline.report.writer import Writer
+
+    def group(q, value):
+        return {"values": {"data.correlation": 0.99, "train.strategy": "lff", "strategy.lff.q": q}, "strategy": "lff",
+                "n": 1, "last_unbiased": value, "last_unbiased_std": None}
+    ref = {"source": "s", "metric": "last_unbiased", "tolerance": 3,
+           "points": [{"match": {"train.strategy": "lff", "data.correlation": 0.99}, "value": 74.0}]}
+    w = Writer(tmp_path, tmp_path)
+    _reference(w, {"sweep": "g", "tune": True, "reference": ref,
+                   "summary": {"groups": [group(None, 0.75), group(0.8, 0.10)]}}, tmp_path / "results.json")
+    text = "\n".join(w.lines)
+    assert "1 of 1 points within 3" in text and "75.0" in text and "10.0" not in text

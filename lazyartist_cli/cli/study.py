@@ -51,6 +51,9 @@ def sweep(
     only: Annotated[Optional[list[str]], typer.Option(
         "--only", help="KEY=V1,V2: keep the points whose axis KEY has one of these values (repeatable), "
         "e.g. --only data.protocol=decoy,texture --only seed=0.", show_default=False)] = None,
+    defaults_only: Annotated[bool, typer.Option(
+        "--defaults-only", help="In a sweep file with tune = true: each point's default configuration only, without "
+        "the other configurations of its tuning grid (the same run names as in the full sweep).")] = False,
     collect: Annotated[bool, typer.Option(
         "--collect", help="Train nothing: write the results of the points already trained and evaluated (the others "
         "are listed as pending), e.g. to commit a long sweep's finished points while it runs.")] = False,
@@ -73,10 +76,11 @@ def sweep(
         if not sep or not key.strip() or not values.strip():
             raise UsageError(f"--only {item!r}: expected KEY=V1,V2 (e.g. data.protocol=decoy,texture)")
         subset.setdefault(key.strip(), []).extend(v.strip() for v in values.split(","))
-    sw = load_sweep(sweep_file, extra, subset)
+    sw = load_sweep(sweep_file, extra, subset, defaults_only=defaults_only)
     res = run_sweep(sw, ctx.runs_dir, executor=executor, workers=workers, address=address, reporter=ctx.reporter,
                     collect=collect)
-    table = Table(title=f"sweep {sw.spec.name}: {len(res['points'])} points, {res['executor']} x{res['workers']}, {res['seconds']:.0f} s")
+    how = "collected" if res.get("collected") else f"{res['executor']} x{res['workers']}, {res['seconds']:.0f} s"
+    table = Table(title=f"sweep {sw.spec.name}: {len(res['points'])} points, {how}")
     axis_cols = [k for k in sw.keys]
     for col in ["run", *axis_cols, "status", "val", "easy test", "hard test", "seconds"]:
         table.add_column(col, justify="left" if col in ("run", "status") else "right")

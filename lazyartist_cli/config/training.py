@@ -118,7 +118,7 @@ class TrainConfig(Section):
         "auto", description="checkpoint rule (never hard data): val accuracy; accuracy on validation images "
         "recoloured by colour transforms; the worst group's val accuracy (needs group labels on val; groups "
         "class x {aligned, conflicting}); or val accuracy balanced over pseudo-groups (class x the strategy's bias "
-        "proxy's prediction; no bias labels; strategies with a bias proxy, e.g. jtt, ula, lff); val-proxy-group: the "
+        "proxy's prediction; no bias labels; strategies with a bias proxy: jtt, ula); val-proxy-group: the "
         "same average over the groups of one GCE-trained bias proxy shared by every run at the seed (any strategy; no "
         "bias labels; pipeline/bias_proxy.py); last: the final epoch, scored by nothing "
         "(what LfF's and many papers' code keep); auto: the strongest rule the strategy's "

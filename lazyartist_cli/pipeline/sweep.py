@@ -135,7 +135,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
              "runs_dir": str(runs_dir.resolve()), "threads": threads, "collect": collect} for p in sweep.points]
     rows = runner.run(run_point, jobs, reporter)
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
-    result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": executor, "workers": workers, "threads": threads,
+    result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": None if collect else executor,
+              "workers": None if collect else workers, "threads": None if collect else threads,
               "axes": sweep.spec.axes, "grids": len(sweep.spec.grid), "includes": len(sweep.spec.include),
               "choose": sweep.spec.choose, "tune": sweep.spec.tune, "set": sweep.spec.set, "metric": sweep.spec.metric,
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,

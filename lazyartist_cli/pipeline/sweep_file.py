@@ -286,7 +286,8 @@ def point_name(sweep: str, values: dict[str, Any]) -> str:
     return name
 
 
-def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optional[dict[str, list[str]]] = None) -> Sweep:
+def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optional[dict[str, list[str]]] = None,
+               defaults_only: bool = False) -> Sweep:
     """Read and validate a sweep file and build every point's config (a bad key or value: ConfigError
     naming it). ``extra`` (command-line overrides, e.g. the device) applies to every point; ``only`` keeps
     the points whose value of each given axis is one of the listed ones (compared as text)."""
@@ -313,7 +314,7 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
-    if spec.tune:
+    if spec.tune and not defaults_only:  # defaults_only: each point's default configuration (the same run names)
         from .tuning import tuned_points
 
         assignments = tuned_points(path, spec, base, assignments)

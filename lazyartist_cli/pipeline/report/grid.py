@@ -3,9 +3,10 @@ bias-conflicting images (the swept ``data.correlation``), beside the published n
 
 - *as the paper's code*: the final epoch's model (``last_unbiased``) of the method's default configuration (the
   untuned point), what LfF's released code keeps;
-- *bias-unsupervised*: the configuration of the method's tuning grid whose checkpoints have the highest mean rule
-  score over seeds (``selection_score``: for ``val-proxy-group``, val accuracy over the shared proxy's pseudo-groups),
-  and its checkpoints' unbiased accuracy. No bias label and no test split is read to choose.
+- *the rule's choice* (bias-unsupervised for ``val-proxy-group``): the configuration of the method's tuning grid
+  whose checkpoints have the highest mean rule score over seeds (``selection_score``: for ``val-proxy-group``, val
+  accuracy over the shared proxy's pseudo-groups), and its checkpoints' unbiased accuracy. No test split is read to
+  choose; ``val-proxy-group`` reads no bias label either.
 Mean ± sample std over seeds; a configuration is compared only with the seeds every configuration of its family has.
 """
 
@@ -35,16 +36,23 @@ def best_unaware(rows: dict[tuple[str, float], dict[str, Any]], knows: dict[str,
     return (max(cands)[1], max(cands)[0]) if cands else None
 
 
+def tuning_keys(strategy: str) -> list[str]:
+    """The keys of ``strategy``'s tuning grid (its module's ``tuning``): what sets a configuration apart from the default
+    (other keys a point sets, e.g. DFA's learning rate, are part of the method's default)."""
+    from ...strategies import STRATEGIES
+
+    return list(STRATEGIES[strategy].tuning) if strategy in STRATEGIES else []
+
+
 def grid_rows(data: dict[str, Any]) -> dict[tuple[str, float], dict[str, Any]]:
     """(strategy, correlation) -> {"paper": [last_unbiased per seed], "unsupervised": [unbiased per seed of the chosen
     configuration], "chosen": its tuned values, "configs": how many configurations, "seeds": n}."""
-    tune_keys = [k for k in data.get("choose", []) if k != "train.lr" or any(f"axis:{k}" in p for p in data["points"])]
     families: dict[tuple, dict[tuple, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for p in data["points"]:
         if p.get("status") == "failed" or p.get("strategy") is None:
             continue
         corr = p.get("axis:data.correlation")
-        config = tuple((k, value_text(p[f"axis:{k}"])) for k in tune_keys if f"axis:{k}" in p)
+        config = tuple((k, value_text(p[f"axis:{k}"])) for k in tuning_keys(p["strategy"]) if f"axis:{k}" in p)
         families[(p["strategy"], corr)][config][p.get("axis:seed", 0)] = p
     out = {}
     for fam, configs in families.items():
@@ -61,7 +69,7 @@ def grid_rows(data: dict[str, Any]) -> dict[tuple[str, float], dict[str, Any]]:
             if best is None or key > best[0]:
                 best = (key, config, [runs[s]["unbiased"] for s in sorted(seeds)])
         out[fam] = {"paper": paper, "unsupervised": best[2] if best else [], "chosen": dict(best[1]) if best else {},
-                    "configs": len(configs), "seeds": len(seeds)}
+                    "configs": len(configs), "seeds": len(seeds), "paper_seeds": len(paper)}
     return out
 
 
@@ -75,52 +83,73 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
     ref = data.get("reference") or {}
     names = labels.get("train.strategy", {})
     share_names = labels.get("data.correlation", {})
+    sources = list(dict.fromkeys(rp.get("source") or ref.get("source") for rp in ref.get("points", [])))
 
-    def published(strategy: str, corr: float) -> str:
-        hits = [rp for rp in ref.get("points", []) if matches({"train.strategy": strategy, "data.correlation": corr}, rp["match"])]
-        return f"{hits[0]['value']:.2f}" if hits else "—"
+    def published(strategy: str, corr: float, last: bool) -> str:
+        """The published number in brackets beside the column its reference point is compared with (a ``last_*``
+        metric: the paper's-code column), with its source's number when the numbers come from several."""
+        for rp in ref.get("points", []):
+            metric = rp.get("metric") or ref.get("metric", "")
+            if metric.startswith("last_") == last and matches({"train.strategy": strategy, "data.correlation": corr},
+                                                              rp["match"]):
+                tag = f" [{sources.index(rp.get('source') or ref['source']) + 1}]" if len(sources) > 1 else ""
+                return f" ({rp['value']:.2f}{tag})"
+        return ""
 
     cost = _costs(w, data)
     share_head = [share_names.get(value_text(c), f"{100 * (1 - c):g}%") for c in shares]
     rule_of = {p["strategy"]: p.get("select") for p in data["points"] if p.get("strategy")}
+
+    def seeds(m: str, key: str) -> str:
+        n = sorted({rows[(m, c)][key] for c in shares if (m, c) in rows})
+        return f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
+
     paper, chosen_rows = [], []
     for m in methods:
         name = names.get(m, m)
         configs = str(max((rows[(m, c)]["configs"] for c in shares if (m, c) in rows), default=0))
-        a, b = [name, f"{cost[m]:.0f}" if m in cost else "—"], [name, f"`{rule_of.get(m)}`", configs]
+        a = [name, seeds(m, "paper_seeds"), f"{cost[m]:.0f}" if m in cost else "—"]
+        b = [name, f"`{rule_of.get(m)}`", configs, seeds(m, "seeds")]
         for c in shares:
             r = rows.get((m, c))
-            pub = published(m, c)
             if r is None:
-                a.append("—" + (f" ({pub})" if pub != "—" else ""))
-                b.append("—")
+                a.append("—" + published(m, c, True))
+                b.append("—" + published(m, c, False))
                 continue
             if r["paper"]:
                 w.num(f"sweep.{data['sweep']}.{m}.{c}.paper_last_unbiased", statistics.fmean(r["paper"]), src)
             if r["unsupervised"]:
                 w.num(f"sweep.{data['sweep']}.{m}.{c}.unsupervised_unbiased", statistics.fmean(r["unsupervised"]), src)
             picked = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["chosen"].items())
-            a.append(_cell(r["paper"]) + (f" ({pub})" if pub != "—" else ""))
-            b.append(_cell(r["unsupervised"]) + (f" [{picked}]" if picked else ""))
+            a.append(_cell(r["paper"]) + published(m, c, True))
+            b.append(_cell(r["unsupervised"]) + (f" [{picked}]" if picked else "") + published(m, c, False))
         paper.append(a)
         chosen_rows.append(b)
     targets = ref.get("targets", [])
     for tname in dict.fromkeys(t["name"] for t in targets):
-        row = [f"{tname} (published)", "—"]
+        row = [f"{tname} (published)", "—", "—", "—"]
         for c in shares:
             hit = next((t for t in targets if t["name"] == tname and matches({"data.correlation": c}, t["match"])), None)
             row.append(f"({hit['value']:.2f})" if hit else "—")
-        paper.append(row)
-    w.p("*As the paper's code*: unbiased accuracy (%, mean ± sample std over seeds) of the final epoch of each "
-        "method's default configuration, the published number in brackets (the sweep file's [reference]). *Cost*: "
-        "one run's training (and refit) time, mean over its runs, in bare ERM epochs (ERM's mean epoch in this sweep).")
+        chosen_rows.append(row)
+    cited = "; ".join(f"[{i + 1}] {x}" for i, x in enumerate(sources)) if len(sources) > 1 else (sources[0] if sources else "")
+    w.p("Unbiased accuracy, %, mean ± sample std over the seeds finished (*seeds*); published numbers in brackets"
+        + (f" ({cited})" if cited else "") + ". Points not yet trained are left out, so a cell can change as they finish.")
     w.p()
-    w.table(["method", "cost", *share_head], paper)
-    w.p("*The rule's choice*: unbiased accuracy of the configuration (of *configs*, the chosen one in square brackets "
-        "when not the default) and checkpoint each method's *rule* chooses: `val-proxy-group` reads no bias label "
-        "(the bias-unsupervised column); `val-worst-group` and DFR's refit read the group labels of val.")
+    w.p("*The final epoch* of each method's default configuration: what LfF's released code keeps. DFA's and LC's "
+        "code report the best *test* accuracy over the run and JTT's paper chooses by worst-group validation "
+        "accuracy: this tool never selects on test data, so for them this column is the final epoch, not their "
+        "choice. *Cost*: one run's training (and refit, and its bias proxy) time, mean over its runs, in bare ERM "
+        "epochs (ERM's mean epoch in this sweep).")
     w.p()
-    w.table(["method", "rule", "configs", *share_head], chosen_rows)
+    w.table(["method", "seeds", "cost", *share_head], paper)
+    w.p("*The rule's choice*: the configuration (of the *configs* of its tuning grid that have finished; the chosen "
+        "one in square brackets when not the default) and the checkpoint that each method's *rule* chooses: the "
+        "highest mean rule score over the seeds every finished configuration has (a tie: the default). "
+        "`val-proxy-group` reads no bias label: for the methods that know nothing this is the bias-unsupervised "
+        "column; `val-worst-group` (GroupDRO) and DFR's refit read the group labels of val.")
+    w.p()
+    w.table(["method", "rule", "configs", "seeds", *share_head], chosen_rows)
     _proxy_line(w, data, shares, share_names)
     knows = {p["strategy"]: p.get("knows") for p in data["points"] if p.get("strategy")}
     for name in dict.fromkeys(t["name"] for t in targets):
@@ -134,8 +163,10 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
                 w.num(f"sweep.{data['sweep']}.{c}.best_unaware_minus_{name}", best[1] - hit["value"] / 100, src)
         note = next((t.get("note") for t in targets if t["name"] == name and t.get("note")), "")
         if gaps:
-            w.p(f"The best bias-unaware method under the rule against {name} ({note + '; ' if note else ''}"
-                f"{next(t['source'] for t in targets if t['name'] == name)}): " + "; ".join(gaps) + ".")
+            w.p(f"Against {name} ({next(t['source'] for t in targets if t['name'] == name)}"
+                + (f"; {name} was {note}" if note else "") + "), the highest rule's-choice number of a method that "
+                "knows nothing about the bias, per share (a comparison, not a choice: every method is reported above; "
+                "over the seeds finished): " + "; ".join(gaps) + ".")
             w.p()
 
 
@@ -161,6 +192,7 @@ def _proxy_line(w: Writer, data: dict[str, Any], shares: list[float], share_name
 def _costs(w: Writer, data: dict[str, Any]) -> dict[str, float]:
     """Each method's mean training seconds per run in units of one bare ERM epoch of the same sweep (the mean epoch of
     its finished ERM runs); a line gives the whole of what finished in those units. Empty without histories."""
+    from .loader import _load
     from .suite import _epoch_seconds, _train_seconds
 
     done = [p for p in data["points"] if p.get("strategy") and p.get("status") != "failed"]
@@ -171,10 +203,12 @@ def _costs(w: Writer, data: dict[str, Any]) -> dict[str, float]:
     per: dict[str, list[float]] = defaultdict(list)
     for p in done:
         t = _train_seconds(w.runs_dir / p["run"])
+        proxy = _load(w.runs_dir / p["run"] / "proxy.json") if (w.runs_dir / p["run"] / "proxy.json").is_file() else None
         if t:
-            per[p["strategy"]].append(t / epoch)
+            per[p["strategy"]].append((t + float((proxy or {}).get("seconds", 0.0))) / epoch)
     total = sum(sum(v) for v in per.values())
-    w.p(f"Compute of the {sum(len(v) for v in per.values())} finished points: {total:,.0f} bare ERM epochs of this "
-        f"MLP (one took {epoch:.2f} s on average here, with the sweep's workers sharing the machine).")
+    w.p(f"Compute of the {sum(len(v) for v in per.values())} finished points (training, refits and bias proxies): "
+        f"{total:,.0f} bare ERM epochs of this network (one took {epoch:.2f} s on average, with the sweep's workers "
+        "sharing the machine).")
     w.p()
     return {m: statistics.fmean(v) for m, v in per.items()}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sweep_file import matches, point_label
-from .grid import grid_table
+from .grid import grid_table, tuning_keys
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
 from .writer import Writer
@@ -32,12 +32,14 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
     sm = data["summary"]
     failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
     pending = sum(p["status"] == "pending" for p in data["points"])
-    w.p(f"{len(data['points']) - pending} points" + (f" (and {pending} not trained yet: results collected with "
-                                                     "`--collect` while the sweep runs)" if pending else "") + f" from `{data['file']}` (axes: "
-        + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items()) + _more_tables(data) + f"), run with `--executor {data['executor']}` "
-        f"x{data['workers']}, {data.get('threads', '?')} thread(s) per point"
-        + (" (collected: no wall time)" if data.get("collected") else f", {data['seconds']:.0f} s")
-        + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "") + ". Mean ± sample std over seeds:")
+    how = (" (collected with `--collect` from the runs of earlier invocations: no executor or wall time of their own)"
+           if data.get("collected") else f", run with `--executor {data['executor']}` x{data['workers']}, "
+           f"{data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s")
+    w.p(f"{len(data['points']) - pending} points" + (f" (and {pending} not trained yet)" if pending else "")
+        + f" from `{data['file']}` (axes: " + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items())
+        + _more_tables(data) + ")" + how
+        + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "")
+        + ("." if data.get("tune") else ". Mean ± sample std over seeds:"))
     w.p()
 
     def cell(g: dict[str, Any], split: str) -> str:
@@ -75,6 +77,8 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
     rows, agree, total = [], 0, 0
     sources = list(dict.fromkeys(rp.get("source") or ref["source"] for rp in ref["points"]))
     for g in data["summary"]["groups"]:
+        if data.get("tune") and any(g["values"].get(k) is not None for k in tuning_keys(g.get("strategy") or "")):
+            continue  # a tuned configuration: the published number is the default's
         for rp in ref["points"]:
             metric = rp.get("metric") or ref["metric"]
             if not matches(g["values"], rp["match"]) or g.get(metric) is None:
