@@ -368,3 +368,9 @@ def test_collect_writes_the_finished_points_and_lists_the_others_as_pending(base
     assert got["points"][0]["test_hard"] == res["points"][0]["test_hard"]
     assert sorted(p.name for p in out.iterdir()) == sorted(["datasets", first, "sweeps"])  # nothing trained
     assert sum(g["n"] for g in got["summary"]["groups"]) == 1  # a pending point is in no mean
+    assert got["invocations"] == []  # a collect records no invocation of its own
+    r = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q", "--only", "seed=0"])
+    first_run = json.loads(r.stdout)["invocations"]
+    assert len(first_run) == 1 and first_run[0]["trained"] == first_run[0]["points"] - 1  # the copied point reused
+    again = json.loads(runner.invoke(app, ["sweep", str(path), "--runs-dir", str(out), "--json", "-q", "--collect"]).stdout)
+    assert again["invocations"] == first_run  # kept across a later --collect

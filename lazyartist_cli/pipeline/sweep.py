@@ -135,6 +135,11 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
              "runs_dir": str(runs_dir.resolve()), "threads": threads, "collect": collect} for p in sweep.points]
     rows = runner.run(run_point, jobs, reporter)
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
+    invocations = _earlier_invocations(out_dir / "results.json")
+    if not collect:  # what each invocation trained and its wall time, kept across invocations (and --collect)
+        invocations.append({"executor": executor, "workers": workers, "threads": threads, "points": len(rows),
+                            "trained": sum(r["status"] in ("ran", "resumed") for r in rows),
+                            "seconds": round(time.perf_counter() - t0, 1)})
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": None if collect else executor,
               "workers": None if collect else workers, "threads": None if collect else threads,
               "axes": sweep.spec.axes, "grids": len(sweep.spec.grid), "includes": len(sweep.spec.include),
@@ -142,7 +147,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
               "labels": sweep.spec.labels, "points": rows,
               "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows),
-              "collected": collect}
+              "collected": collect, "invocations": invocations}
     write_json_atomic(out_dir / "results.json", result)
     write_text_atomic(out_dir / "results.csv", _csv(rows))
     summary = summarise(rows, sweep.spec.metric)
@@ -154,6 +159,17 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
                        "figure": str(fig) if fig else None}
     write_json_atomic(out_dir / "results.json", result)
     return result
+
+
+def _earlier_invocations(path: Path) -> list[dict[str, Any]]:
+    """The ``invocations`` an earlier results.json of this sweep recorded ([] without one, or a damaged one)."""
+    if not path.is_file():
+        return []
+    try:
+        old = read_json(path, "sweep results")
+    except LazyError:
+        return []
+    return [x for x in (old.get("invocations") or []) if isinstance(x, dict)] if isinstance(old, dict) else []
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

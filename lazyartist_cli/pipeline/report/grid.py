@@ -209,6 +209,16 @@ def _costs(w: Writer, data: dict[str, Any]) -> dict[str, float]:
     total = sum(sum(v) for v in per.values())
     w.p(f"Compute of the {sum(len(v) for v in per.values())} finished points (training, refits and bias proxies): "
         f"{total:,.0f} bare ERM epochs of this network (one took {epoch:.2f} s on average, with the sweep's workers "
-        "sharing the machine).")
+        "sharing the machine)." + _wall(data))
     w.p()
     return {m: statistics.fmean(v) for m, v in per.items()}
+
+
+def _wall(data: dict[str, Any]) -> str:
+    """The wall time of the sweep's invocations that trained points (results.json's ``invocations``), as a sentence."""
+    runs = [x for x in data.get("invocations") or [] if x.get("trained")]
+    if not runs:
+        return ""
+    how = sorted({f"--executor {x['executor']} x{x['workers']}" for x in runs})
+    return (f" Wall time of the {len(runs)} invocation{'s' if len(runs) > 1 else ''} that trained them "
+            f"({sum(x['trained'] for x in runs)} points, {', '.join(how)}): {sum(x['seconds'] for x in runs) / 3600:.1f} h.")
