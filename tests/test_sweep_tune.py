@@ -101,3 +101,14 @@ def test_the_published_number_is_compared_with_the_default_configuration_only(tm
                    "summary": {"groups": [group(None, 0.75), group(0.8, 0.10)]}}, tmp_path / "results.json")
     text = "\n".join(w.lines)
     assert "1 of 1 points within 3" in text and "75.0" in text and "10.0" not in text
+
+
+def test_the_wall_time_sentence_sums_the_invocations_that_trained():
+    from lazyartist_cli.pipeline.report.grid import _wall
+
+    data = {"invocations": [{"executor": "process", "workers": 2, "trained": 16, "seconds": 3600.0},
+                            {"executor": "process", "workers": 2, "trained": 0, "seconds": 5.0},
+                            {"executor": "local", "workers": 1, "trained": 2, "seconds": 1800.0}]}
+    assert _wall(data) == (" Wall time of the 2 invocations that trained them (18 points, --executor local x1, "
+                           "--executor process x2): 1.5 h.")
+    assert _wall({}) == ""
