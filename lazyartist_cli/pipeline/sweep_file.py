@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import RunConfig, load_config
 from ..errors import ConfigError, UsageError
+from .tuning import same_value, tuned_points
 
 _SAFE = re.compile(r"[^A-Za-z0-9.]+")
 
@@ -200,21 +201,6 @@ class Reference(BaseModel):
     targets: list[Target] = Field(default_factory=list, description="published numbers of methods the sweep does not run")
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Equal as sweep values, numbers compared as numbers (TOML's 255 and 255.0 match), lists and tables inside."""
-    def norm(v: Any) -> Any:
-        if isinstance(v, bool) or v is None or isinstance(v, str):
-            return v
-        if isinstance(v, (int, float)):
-            return float(v)
-        if isinstance(v, dict):
-            return {k: norm(x) for k, x in sorted(v.items())}
-        if isinstance(v, (list, tuple)):
-            return [norm(x) for x in v]
-        return v
-    return norm(a) == norm(b)
-
-
 def value_text(value: Any) -> str:
     """A point's value as the text ``[labels]`` names it by: JSON for a table or list, else ``str``."""
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
@@ -315,8 +301,6 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
     if spec.tune and not defaults_only:  # defaults_only: each point's default configuration (the same run names)
-        from .tuning import tuned_points
-
         assignments = tuned_points(path, spec, base, assignments)
     every_point = list(assignments)  # the whole sweep: what its [reference] is checked against, whatever --only keeps
     for key, wanted in (only or {}).items():

@@ -3,12 +3,31 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Optional
 
 from ..config import RunConfig, load_config
 from ..errors import ConfigError
-from .sweep_file import SweepFile, _product, same_value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as sweep values, numbers compared as numbers (TOML's 255 and 255.0 match), lists and tables inside."""
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in sorted(v.items())}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        return v
+    return norm(a) == norm(b)
+
+
+def _product(lists: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(lists, combo)) for combo in itertools.product(*lists.values())]
 
 
 def _value_of(cfg: RunConfig, key: str) -> Any:
@@ -23,7 +42,7 @@ def _value_of(cfg: RunConfig, key: str) -> Any:
     return node
 
 
-def tuned_points(path: Path, spec: SweepFile, base: Optional[Path], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tuned_points(path: Path, spec: Any, base: Optional[Path], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``tune = true``: after each point, the other configurations of its strategy's tuning grid (each key's first value
     is the default, which the point itself must have); the grid's keys join ``spec.choose``."""
     from ..strategies import get_strategy
