@@ -139,8 +139,8 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
     w.p("*The final epoch* of each method's default configuration: what LfF's released code keeps. DFA's and LC's "
         "code report the best *test* accuracy over the run and JTT's paper chooses by worst-group validation "
         "accuracy: this tool never selects on test data, so for them this column is the final epoch, not their "
-        "choice. *Cost*: one run's training (and refit, and its bias proxy) time, mean over its runs, in bare ERM "
-        "epochs (ERM's mean epoch in this sweep).")
+        "choice. *Cost*: one run of the default configuration, training (and refit, and its bias proxy), mean over its "
+        "runs, in bare ERM epochs (ERM's mean epoch in its default runs).")
     w.p()
     w.table(["method", "seeds", "cost", *share_head], paper)
     w.p("*The rule's choice*: the configuration (of the *configs* of its tuning grid that have finished; the chosen "
@@ -195,21 +195,28 @@ def _costs(w: Writer, data: dict[str, Any]) -> dict[str, float]:
     from .loader import _load
     from .suite import _epoch_seconds, _train_seconds
 
-    done = [p for p in data["points"] if p.get("strategy") and p.get("status") != "failed"]
-    erm = [s for p in done if p["strategy"] == "erm" for s in _epoch_seconds(w.runs_dir / p["run"])]
+    done = [p for p in data["points"] if p.get("strategy") and p.get("status") not in ("failed", "pending")]
+    default = [p for p in done if not any(f"axis:{k}" in p for k in tuning_keys(p["strategy"]))]
+    # the unit and the per-method costs from the default configurations (they ran side by side); every finished point
+    # counts in the total
+    erm = [s for p in default if p["strategy"] == "erm" for s in _epoch_seconds(w.runs_dir / p["run"])]
     if not erm:
         return {}
     epoch = statistics.fmean(erm)
     per: dict[str, list[float]] = defaultdict(list)
+    every: list[float] = []
     for p in done:
         t = _train_seconds(w.runs_dir / p["run"])
         proxy = _load(w.runs_dir / p["run"] / "proxy.json") if (w.runs_dir / p["run"] / "proxy.json").is_file() else None
         if t:
-            per[p["strategy"]].append((t + float((proxy or {}).get("seconds", 0.0))) / epoch)
-    total = sum(sum(v) for v in per.values())
-    w.p(f"Compute of the {sum(len(v) for v in per.values())} finished points (training, refits and bias proxies): "
-        f"{total:,.0f} bare ERM epochs of this network (one took {epoch:.2f} s on average, with the sweep's workers "
-        "sharing the machine)." + _wall(data))
+            every.append((t + float((proxy or {}).get("seconds", 0.0))) / epoch)
+            if p in default:
+                per[p["strategy"]].append(every[-1])
+    total = sum(every)
+    w.p(f"Compute of the {len(every)} finished points (training, refits and bias proxies): "
+        f"{total:,.0f} bare ERM epochs of this network (one took {epoch:.2f} s on average in the default ERM runs, with "
+        "the sweep's workers sharing the machine; other work on it slowed some points 2-3x, so a cost is a rough "
+        "guide)." + _wall(data))
     w.p()
     return {m: statistics.fmean(v) for m, v in per.items()}
 
