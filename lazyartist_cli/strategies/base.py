@@ -77,6 +77,12 @@ class Strategy(nn.Module):
         self.cfg = cfg
         self.ctx = ctx or StrategyContext()
 
+    def own_model(self, role: str) -> nn.Module:
+        """A new model of the kept one's architecture for the strategy's own use (its ``role``: e.g. LfF's biased model)."""
+        if self.ctx.model_builder is None:
+            raise ValueError(f"{self.name} needs a model builder for its {role}")
+        return self.ctx.model_builder()
+
     @classmethod
     def knowledge(cls, cfg: Optional[StrategyConfig] = None, protocol: Optional[str] = None) -> str:
         """What this strategy, with these options, knows about the bias on ``protocol`` (None: the protocol it

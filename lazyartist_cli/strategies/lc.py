@@ -82,9 +82,7 @@ class LC(Strategy):
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)
-        if self.ctx.model_builder is None:
-            raise ValueError("lc needs a model builder for its biased model")
-        self.biased = self.ctx.model_builder()
+        self.biased = self.own_model("biased model")
         k = self.ctx.num_classes
         self.register_buffer("prior", torch.zeros(k, k))  # M[y, a]
         self.register_buffer("prior_seen", torch.zeros(k, k, dtype=torch.bool))

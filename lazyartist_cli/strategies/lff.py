@@ -49,9 +49,7 @@ class LfF(Strategy):
 
     def __init__(self, cfg, ctx=None):
         super().__init__(cfg, ctx)
-        if self.ctx.model_builder is None:
-            raise ValueError("lff needs a model builder for its biased model")
-        self.biased = self.ctx.model_builder()
+        self.biased = self.own_model("biased model")
         register_loss_emas(self, self.ctx.n_train, self.ctx.labels)
 
     def loss(self, model, batch):

@@ -45,9 +45,7 @@ class TwoStageStrategy(Strategy):
 
     def __init__(self, cfg: StrategyConfig, ctx=None):
         super().__init__(cfg, ctx)
-        if self.ctx.model_builder is None:
-            raise ValueError(f"{self.name} needs a model builder for its {self.helper_role}")
-        self.add_module(self.helper_name, self.ctx.model_builder())
+        self.add_module(self.helper_name, self.own_model(self.helper_role))
         self.register_buffer(self.frozen_name, torch.zeros((), dtype=torch.bool))
         self._val_groups = None  # (images, labels, their pseudo-groups) once the helper is frozen; not checkpointed
 
