@@ -53,11 +53,11 @@ def test_the_table_keeps_the_defaults_last_epoch_and_the_configuration_with_the_
     q = "strategy.lff.q"
     points = [_row("lff", 0, 0.50, 0.60, 0.70), _row("lff", 1, 0.52, 0.62, 0.72),
               _row("lff", 0, 0.60, 0.40, 0.10, **{q: 0.8}), _row("lff", 1, 0.58, 0.44, 0.12, **{q: 0.8}),
-              _row("lff", 2, 0.99, 0.99, 0.99, **{q: 0.8})]  # a seed the default lacks: not compared
+              _row("lff", 2, 0.10, 0.99, 0.99, **{q: 0.8})]  # a seed the default lacks: not compared, but reported
     rows = grid_rows({"points": points, "choose": ["train.lr", q]})
     r = rows[("lff", 0.99)]
-    assert r["paper"] == [0.70, 0.72] and r["unsupervised"] == [0.40, 0.44] and r["chosen"] == {q: "0.8"}
-    assert r["configs"] == 2 and r["seeds"] == 2
+    assert r["paper"] == [0.70, 0.72] and r["unsupervised"] == [0.40, 0.44, 0.99] and r["chosen"] == {q: "0.8"}
+    assert r["configs"] == 2 and r["seeds"] == 3 and r["chosen_on"] == 2
 
 
 def test_the_table_names_the_best_bias_unaware_method_and_its_gap_to_the_target(tmp_path):
@@ -112,3 +112,65 @@ def test_the_wall_time_sentence_sums_the_invocations_that_trained():
     assert _wall(data) == (" Wall time of the 2 invocations that trained them (18 points, --executor local x1, "
                            "--executor process x2): 1.5 h.")
     assert _wall({}) == ""
+
+
+def test_tune_seeds_tune_there_and_mark_the_other_seeds_configurations_if_chosen(tmp_path):
+    path = _write(tmp_path, 'tune_seeds = [0]\n[axes]\n"train.strategy" = ["erm"]\nseed = [0, 1]\n')
+    sweep = load_sweep(path)
+    marked = {p.name: p.tuned.if_chosen for p in sweep.points}
+    assert list(marked.values()) == [False] * 5 + [True] * 3  # seed 0: all four; seed 1: the default, then three
+    assert [p.name for p in sweep.tuning_points] == [p.name for p in sweep.points[:4]]
+    only = load_sweep(path, only={"seed": ["1"]})  # the tuning seed's points are read even when --only leaves them out
+    assert [p.name for p in only.tuning_points] == [p.name for p in sweep.points[:4]] and len(only.points) == 4
+    fam = {p.tuned.family for p in sweep.points}
+    assert len(fam) == 1 and sweep.points[4].tuned.config == () and sweep.points[5].tuned.config != ()
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('name = "t"\ntune_seeds = [0]\n[axes]\nseed = [0]\n', "tune_seeds needs tune = true"),
+    ('name = "t"\ntune = true\ntune_seeds = [5]\n[axes]\n"train.strategy" = ["erm"]\nseed = [0, 1]\n',
+     "tune_seeds: 5 is not one of the sweep's seeds (0, 1)"),
+])
+def test_bad_tune_seeds_name_the_problem(tmp_path, body, needle):
+    path = tmp_path / "s.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as exc:
+        load_sweep(path)
+    assert needle in " ".join(exc.value.problems)
+
+
+def test_choose_takes_the_best_mean_score_a_tie_the_default_and_waits_for_every_score():
+    from lazyartist_cli.pipeline.tuning import choose
+
+    assert choose({(): [0.5, 0.7], (("q", "0.8"),): [0.6, 0.7]}) == (("q", "0.8"),)
+    assert choose({(("q", "0.8"),): [0.6], (): [0.6]}) == ()
+    assert choose({(): [0.9], (("q", "0.8"),): [None]}) is None
+
+
+def test_the_sweep_trains_at_later_seeds_only_the_configuration_chosen_at_the_tuning_seeds(tmp_path, monkeypatch):
+    """The order and the choice, with the training replaced by stored rule scores (the real training is test_sweep's)."""
+    from lazyartist_cli.pipeline import sweep as sweep_mod
+
+    path = _write(tmp_path, 'tune_seeds = [0]\n[axes]\n"train.strategy" = ["erm"]\nseed = [0, 1]\n')
+    sw = load_sweep(path)
+    best = sw.points[2].name  # lr 0.01, wd 0 at seed 0: the highest rule score
+    trained = []
+
+    def fake(job):
+        if job.get("undecided") or (job["collect"] and job["name"] not in trained):
+            return {"run": job["name"], "status": "pending", "seconds": 0.0}
+        if not job["collect"]:
+            trained.append(job["name"])
+        return {"run": job["name"], "status": "ran", "seconds": 0.0, "selection_score": 0.9 if job["name"] == best else 0.5}
+
+    monkeypatch.setattr(sweep_mod, "run_point", fake)
+    # collect first (nothing trained): the later seed's configurations wait for the tuning seed
+    res = sweep_mod.run_sweep(sw, tmp_path / "runs", collect=True)
+    assert [p["status"] for p in res["points"]] == ["pending"] * 8 and res["not_chosen"] == []
+    trained.extend(p.name for p in sw.points[:5])  # seed 0's four and seed 1's default have finished
+    res = sweep_mod.run_sweep(sw, tmp_path / "runs", collect=True)
+    chosen_later = sw.points[4 + 2].name  # seed 1's configuration with lr 0.01, wd 0 (the same place in its grid)
+    assert chosen_later.endswith("lr_0.01-weight_decay_0.0-seed_1")
+    assert [p["run"] for p in res["points"]] == [p.name for p in sw.points[:5]] + [chosen_later]
+    assert res["points"][-1]["status"] == "pending"  # chosen, collected before it trained
+    assert sorted(res["not_chosen"]) == sorted(p.name for p in sw.points[5:] if p.name != chosen_later)

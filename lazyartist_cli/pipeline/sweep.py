@@ -23,7 +23,7 @@ from ..config import RunConfig, load_config
 from ..errors import LazyError, UsageError
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_text_atomic
 from .reporter import SILENT, Reporter
-from .sweep_file import Sweep
+from .sweep_file import Point, Sweep
 
 SWEEPS_DIR = "sweeps"
 # the field's standard scores stored by eval (metrics.shortcut_metrics), summarised beside the splits
@@ -62,7 +62,7 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
         evaluated = (run_dir(runs_dir, job["name"]) / "eval" / "metrics.json").is_file()
         if state == "other":
             raise LazyError(f"run {job['name']!r} exists with a different config; move it away or delete it")
-        if job.get("collect") and not (state == "done" and evaluated):
+        if (job.get("collect") and not (state == "done" and evaluated)) or job.get("undecided"):
             row.update({"status": "pending", "seconds": 0.0, "error": "", "checkpoint_epoch": None,
                         **{k: None for k in ("val", "test_easy", "test_hard", *GROUP_METRICS, *LAST_METRICS)}})
             return row
@@ -99,6 +99,20 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 
 # ---------- the sweep
 
+def _chosen_configs(sweep: Sweep, jobs: list[dict[str, Any]]) -> dict[str, Optional[tuple]]:
+    """Family -> the configuration its rule chooses at the tuning seeds (``tuning.choose`` over their finished runs'
+    rule scores; None while one of them has not finished). Reads the runs' stored results; trains nothing."""
+    from .tuning import choose
+
+    scores: dict[str, dict[tuple, list[Optional[float]]]] = {}
+    for p, j in zip(sweep.tuning_points, jobs):
+        row = run_point(j)
+        ok = row["status"] not in ("pending", "failed")
+        scores.setdefault(p.tuned.family, {}).setdefault(p.tuned.config, []).append(
+            row.get("selection_score") if ok else None)
+    return {family: choose(configs) for family, configs in scores.items()}
+
+
 def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: int = 1, address: Optional[str] = None,
               collect: bool = False,
               reporter: Reporter = SILENT) -> dict[str, Any]:
@@ -131,9 +145,29 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     from ..executors.base import cpu_count
 
     threads = sweep.spec.threads or max(1, cpu_count() // workers)
-    jobs = [{"name": p.name, "values": p.values, "overrides": p.overrides, "base": str(sweep.base) if sweep.base else None,
-             "runs_dir": str(runs_dir.resolve()), "threads": threads, "collect": collect} for p in sweep.points]
-    rows = runner.run(run_point, jobs, reporter)
+
+    def job(p: Point, collect: bool) -> dict[str, Any]:
+        return {"name": p.name, "values": p.values, "overrides": p.overrides,
+                "base": str(sweep.base) if sweep.base else None, "runs_dir": str(runs_dir.resolve()), "threads": threads,
+                "collect": collect}
+
+    later = [p for p in sweep.points if p.tuned and p.tuned.if_chosen]  # tune_seeds: trained only if chosen
+    held = {p.name for p in later}
+
+    def run(ps: list[Point]) -> dict[str, dict[str, Any]]:
+        return {r["run"]: r for r in runner.run(run_point, [job(p, collect) for p in ps], reporter)} if ps else {}
+
+    done = run([p for p in sweep.points if p.name not in held])
+    not_chosen: list[str] = []
+    if later:  # after the tuning seeds' points of this invocation have finished: which configurations the rules chose
+        chosen = _chosen_configs(sweep, [job(p, True) for p in sweep.tuning_points])
+        run_now = [p for p in later if chosen.get(p.tuned.family) == p.tuned.config]
+        not_chosen = [p.name for p in later if chosen.get(p.tuned.family) not in (None, p.tuned.config)]
+        done.update(run(run_now))
+        for p in later:  # undecided (the tuning seeds' runs not all finished): pending, like an untrained point
+            if p.tuned.family not in chosen or chosen[p.tuned.family] is None:
+                done[p.name] = run_point({**job(p, True), "undecided": True})
+    rows = [done[p.name] for p in sweep.points if p.name in done]
     out_dir = ensure_dir(runs_dir / SWEEPS_DIR / sweep.spec.name)
     invocations = _earlier_invocations(out_dir / "results.json")
     if not collect:  # what each invocation trained and its wall time, kept across invocations (and --collect)
@@ -147,7 +181,8 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
               "labels": sweep.spec.labels, "points": rows,
               "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows),
-              "collected": collect, "invocations": invocations}
+              "collected": collect, "invocations": invocations, "tune_seeds": sweep.spec.tune_seeds,
+              "not_chosen": not_chosen}
     write_json_atomic(out_dir / "results.json", result)
     write_text_atomic(out_dir / "results.csv", _csv(rows))
     summary = summarise(rows, sweep.spec.metric)

@@ -28,6 +28,8 @@ A sweep file (TOML)::
 
     tune = true                      # optional: each strategy's own tuning grid (its module's ``tuning``) is
                                      # added for every point, its keys chosen like ``choose``'s (below)
+    tune_seeds = [0]                 # optional, with tune: the other configurations train at these seeds only;
+                                     # at every other seed, the default and the configuration the rule chose here
 
     choose = ["train.lr", "strategy.jtt.upweight"]   # optional (default: the learning rate): keys whose value
                                      # each method's own checkpoint rule chooses in the report (the highest mean
@@ -61,11 +63,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..config import RunConfig, load_config
 from ..errors import ConfigError, UsageError
-from .tuning import same_value, tuned_points
+from .tuning import Tuned, same_value, tuned_points
 
 _SAFE = re.compile(r"[^A-Za-z0-9.]+")
 
@@ -91,6 +93,10 @@ class SweepFile(BaseModel):
     tune: bool = Field(False, description=(
         "add every point's other configurations of its strategy's tuning grid (the module's `tuning`, default values "
         "first: the point itself is the default); their keys join `choose`"))
+    tune_seeds: Optional[list[int]] = Field(None, description=(
+        "with `tune`: the seeds at which every configuration of a tuning grid trains; at the other seeds a point "
+        "trains its default and the configuration its rule chose at these seeds (the highest mean rule score; "
+        "trained once every configuration there has finished)"))
     reference: Optional[Reference] = Field(None, description="published numbers the report compares the points with")
     labels: dict[str, dict[str, str]] = Field(default_factory=dict, description=(
         "readable names of the points in tables: key -> {value as text -> label}; a point is named by the labels of "
@@ -111,6 +117,15 @@ class SweepFile(BaseModel):
             if problem:
                 raise ValueError(problem)
         return v
+
+    @model_validator(mode="after")
+    def _tune_seeds(self) -> "SweepFile":
+        if self.tune_seeds is not None:
+            if not self.tune:
+                raise ValueError("tune_seeds needs tune = true")
+            if not self.tune_seeds or len(set(self.tune_seeds)) != len(self.tune_seeds):
+                raise ValueError("tune_seeds: give each seed once (at least one)")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -240,6 +255,7 @@ class Point:
     values: dict[str, Any]  # the axis (and include) assignments that define the point
     overrides: dict[str, Any]  # everything applied on top of the base run file
     config: RunConfig = field(repr=False)
+    tuned: Optional[Tuned] = None  # in a tuned sweep: its family and configuration (tuning.py)
 
 
 @dataclass
@@ -248,6 +264,9 @@ class Sweep:
     path: Path
     base: Optional[Path]
     points: list[Point]
+    # with tune_seeds: every configuration at the tuning seeds of the families that have an ``if_chosen`` point here
+    # (whatever --only kept): what the sweep reads to know which of them to train
+    tuning_points: list[Point] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
@@ -300,8 +319,11 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: exclude: {unknown[0]!r} is not an axis"])
     assignments = grid + [dict(inc) for inc in spec.include] + [a for g in spec.grid for a in _product(g)]
+    tuned: dict[str, Tuned] = {}  # point name -> where it stands in its tuning grid
     if spec.tune and not defaults_only:  # defaults_only: each point's default configuration (the same run names)
-        assignments = tuned_points(path, spec, base, assignments)
+        pairs = tuned_points(path, spec, base, assignments)
+        assignments = [a for a, _ in pairs]
+        tuned = {point_name(spec.name, a): t for a, t in pairs}
     every_point = list(assignments)  # the whole sweep: what its [reference] is checked against, whatever --only keeps
     for key, wanted in (only or {}).items():
         if key not in spec.axes and not any(key in inc for inc in [*spec.include, *spec.grid]):
@@ -341,12 +363,8 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
         if unknown:
             raise ConfigError([f"{path}: labels.{key}: {unknown[0]!r} is not one of its values ({', '.join(sorted(seen_values))})"])
     data_keys = [k for k in dict.fromkeys(k for a in assignments for k in a) if k.startswith("data.")]
-    points, seen = [], {}
-    for values in assignments:
-        name = point_name(spec.name, values)
-        if name in seen:
-            raise ConfigError([f"{path}: two points are both named {name!r} ({seen[name]} and {values})"])
-        seen[name] = values
+
+    def make(name: str, values: dict[str, Any]) -> Point:
         over = {**spec.set, **values, **(extra or {}), "train.name": name}
         if data_keys and "data.name" not in over:
             over["data.name"] = point_name(f"{spec.name}-data", {k: values.get(k, spec.set.get(k)) for k in data_keys})
@@ -354,5 +372,21 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
             cfg = load_config(base, over)
         except ConfigError as exc:
             raise ConfigError([f"{path}: point {name}: {p}" for p in exc.problems]) from None
-        points.append(Point(name, values, over, cfg))
-    return Sweep(spec, path, base, points)
+        return Point(name, values, over, cfg, tuned.get(name))
+
+    points, seen = [], {}
+    for values in assignments:
+        name = point_name(spec.name, values)
+        if name in seen:
+            raise ConfigError([f"{path}: two points are both named {name!r} ({seen[name]} and {values})"])
+        seen[name] = values
+        points.append(make(name, values))
+    families = {p.tuned.family for p in points if p.tuned and p.tuned.if_chosen}
+    tuning_points = []
+    for values in every_point:  # the tuning seeds' configurations of those families, built like the points above
+        name = point_name(spec.name, values)
+        t = tuned.get(name)
+        if t is None or t.family not in families or values.get("seed") not in (spec.tune_seeds or []):
+            continue
+        tuning_points.append(next((p for p in points if p.name == name), None) or make(name, values))
+    return Sweep(spec, path, base, points, tuning_points)

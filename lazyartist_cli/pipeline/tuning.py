@@ -1,9 +1,16 @@
 """``tune = true`` in a sweep file: every point followed by the other configurations of its strategy's tuning grid
-(the strategy module's ``tuning``, each key's default first), whose keys join the file's ``choose``."""
+(the strategy module's ``tuning``, each key's default first), whose keys join the file's ``choose``.
+
+With ``tune_seeds``, the other configurations train at those seeds only; at every other seed a point trains its
+default and, marked ``if_chosen``, the configurations that the run's own rule may choose: the sweep trains the one
+that ``choose`` picks from the tuning seeds' finished runs (``sweep.py``), the report reads the same choice."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,14 +49,47 @@ def _value_of(cfg: RunConfig, key: str) -> Any:
     return node
 
 
-def tuned_points(path: Path, spec: Any, base: Optional[Path], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Tuned:
+    """Where a point of a tuned sweep stands in its method's tuning grid."""
+    family: str  # the default point's values but the seed (JSON): its configurations at every seed
+    config: tuple[tuple[str, str], ...]  # (key, value as JSON) of the tuning grid; () for the default point itself
+    if_chosen: bool  # a configuration at a seed outside ``tune_seeds``: trained only if the rule chose it there
+
+
+def config_key(values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, json.dumps(v, sort_keys=True)) for k, v in values.items())
+
+
+def choose(scores: dict[Any, list[Optional[float]]]) -> Optional[Any]:
+    """The configuration whose rule scores (one per seed, the same seeds for each) have the highest mean; a tie goes to
+    the one with the fewest tuned keys (the default: ``()``). None while any score is missing."""
+    best: Optional[tuple] = None
+    for config, values in scores.items():
+        if not values or any(v is None for v in values):
+            return None
+        key = (statistics.fmean(values), -len(config))  # type: ignore[arg-type]
+        if best is None or key > best[0]:
+            best = (key, config)
+    return best[1] if best else None
+
+
+def tuned_points(path: Path, spec: Any, base: Optional[Path], assignments: list[dict[str, Any]]
+                 ) -> list[tuple[dict[str, Any], Tuned]]:
     """``tune = true``: after each point, the other configurations of its strategy's tuning grid (each key's first value
-    is the default, which the point itself must have); the grid's keys join ``spec.choose``."""
+    is the default, which the point itself must have); the grid's keys join ``spec.choose``. With ``spec.tune_seeds``,
+    a configuration at another seed is marked ``if_chosen``."""
     from ..strategies import get_strategy
 
     out = []
+    seeds = {a.get("seed") for a in assignments}
+    for s in spec.tune_seeds or []:
+        if s not in seeds:
+            raise ConfigError([f"{path}: tune_seeds: {s} is not one of the sweep's seeds "
+                               f"({', '.join(str(x) for x in sorted(x for x in seeds if x is not None)) or 'none'})"])
     for a in assignments:
-        out.append(a)
+        family = json.dumps({k: v for k, v in a.items() if k != "seed"}, sort_keys=True)
+        out.append((a, Tuned(family, (), False)))
         try:
             cfg = load_config(base, {**spec.set, **a})
         except ConfigError as exc:
@@ -61,7 +101,8 @@ def tuned_points(path: Path, spec: Any, base: Optional[Path], assignments: list[
                                    f"{cfg.train.strategy}'s tuning grid ({values[0]!r}, its first value)"])
             if key not in spec.choose:
                 spec.choose.append(key)
+        later = spec.tune_seeds is not None and a.get("seed") not in spec.tune_seeds
         for combo in _product(tuning)[1:]:  # the first combination is the point itself
-            out.append({**{k: v for k, v in a.items() if k != "seed"}, **combo,
-                        **({"seed": a["seed"]} if "seed" in a else {})})
+            out.append(({**{k: v for k, v in a.items() if k != "seed"}, **combo,
+                         **({"seed": a["seed"]} if "seed" in a else {})}, Tuned(family, config_key(combo), later)))
     return out

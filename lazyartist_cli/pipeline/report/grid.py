@@ -7,7 +7,8 @@ bias-conflicting images (the swept ``data.correlation``), beside the published n
   whose checkpoints have the highest mean rule score over seeds (``selection_score``: for ``val-proxy-group``, val
   accuracy over the shared proxy's pseudo-groups), and its checkpoints' unbiased accuracy. No test split is read to
   choose; ``val-proxy-group`` reads no bias label either.
-Mean ± sample std over seeds; a configuration is compared only with the seeds every configuration of its family has.
+Mean ± sample std over seeds; configurations are compared on the seeds every configuration of the family has (with
+``tune_seeds``: those), and the chosen one is reported over all its seeds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..sweep_file import matches, value_text
+from ..tuning import choose
 from .writer import Writer
 
 
@@ -60,16 +62,13 @@ def grid_rows(data: dict[str, Any]) -> dict[tuple[str, float], dict[str, Any]]:
         default = configs.get(())
         paper = [default[s]["last_unbiased"] for s in sorted(default) if default[s].get("last_unbiased") is not None] \
             if default else []
-        best: Optional[tuple] = None
-        for config, runs in configs.items():
-            scores = [runs[s].get("selection_score") for s in sorted(seeds)]
-            if not seeds or any(v is None for v in scores):
-                continue
-            key = (statistics.fmean(scores), -len(config))  # a tie goes to the default (fewest tuned keys)
-            if best is None or key > best[0]:
-                best = (key, config, [runs[s]["unbiased"] for s in sorted(seeds)])
-        out[fam] = {"paper": paper, "unsupervised": best[2] if best else [], "chosen": dict(best[1]) if best else {},
-                    "configs": len(configs), "seeds": len(seeds), "paper_seeds": len(paper)}
+        # chosen on the seeds every configuration has (a tie: the default), reported over all the chosen one's seeds
+        best = choose({config: [runs[s].get("selection_score") for s in sorted(seeds)]
+                       for config, runs in configs.items()}) if seeds else None
+        runs = configs[best] if best is not None else {}
+        out[fam] = {"paper": paper, "unsupervised": [runs[s]["unbiased"] for s in sorted(runs)],
+                    "chosen": dict(best) if best else {}, "configs": len(configs), "seeds": len(runs),
+                    "chosen_on": len(seeds), "paper_seeds": len(paper)}
     return out
 
 
@@ -145,7 +144,10 @@ def grid_table(w: Writer, data: dict[str, Any], src: Path) -> None:
     w.table(["method", "seeds", "cost", *share_head], paper)
     w.p("*The rule's choice*: the configuration (of the *configs* of its tuning grid that have finished; the chosen "
         "one in square brackets when not the default) and the checkpoint that each method's *rule* chooses: the "
-        "highest mean rule score over the seeds every finished configuration has (a tie: the default). "
+        "highest mean rule score over the seeds every finished configuration has (a tie: the default)"
+        + (f"; the other configurations train at seed {', '.join(str(x) for x in data['tune_seeds'])} only "
+           "(`tune_seeds`), and the chosen one at every seed" if data.get("tune_seeds") else "")
+        + ". *Seeds*: the chosen configuration's, over which its accuracy is given. "
         "`val-proxy-group` reads no bias label: for the methods that know nothing this is the bias-unsupervised "
         "column; `val-worst-group` (GroupDRO) and DFR's refit read the group labels of val.")
     w.p()
