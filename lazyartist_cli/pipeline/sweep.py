@@ -177,7 +177,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, executor: str = "local", workers: in
     result = {"sweep": sweep.spec.name, "file": str(sweep.path), "executor": None if collect else executor,
               "workers": None if collect else workers, "threads": None if collect else threads,
               "axes": sweep.spec.axes, "grids": len(sweep.spec.grid), "includes": len(sweep.spec.include),
-              "choose": sweep.spec.choose, "tune": sweep.spec.tune, "set": sweep.spec.set, "metric": sweep.spec.metric,
+              "choose": sweep.spec.choose, "tune": sweep.spec.tune, "budgets": sweep.spec.budgets, "set": sweep.spec.set, "metric": sweep.spec.metric,
               "reference": sweep.spec.reference.model_dump(mode="json") if sweep.spec.reference else None,
               "labels": sweep.spec.labels, "points": rows,
               "seconds": round(time.perf_counter() - t0, 1), "ok": all(r["status"] != "failed" for r in rows),

@@ -97,6 +97,10 @@ class SweepFile(BaseModel):
         "with `tune`: the seeds at which every configuration of a tuning grid trains; at the other seeds a point "
         "trains its default and the configuration its rule chose at these seeds (the highest mean rule score; "
         "trained once every configuration there has finished)"))
+    budgets: Optional[list[int]] = Field(None, description=(
+        "read each point's one long run as the runs of these shorter budgets (epochs): at budget B, the checkpoint its "
+        "rule keeps among epochs <= B (a constant learning rate makes the first B epochs those of a B-epoch run); "
+        "the report draws hard accuracy against budget (the laziness map)"))
     reference: Optional[Reference] = Field(None, description="published numbers the report compares the points with")
     labels: dict[str, dict[str, str]] = Field(default_factory=dict, description=(
         "readable names of the points in tables: key -> {value as text -> label}; a point is named by the labels of "
@@ -116,6 +120,13 @@ class SweepFile(BaseModel):
             problem = _not_a_training_key(key)
             if problem:
                 raise ValueError(problem)
+        return v
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets(cls, v: Optional[list[int]]) -> Optional[list[int]]:
+        if v is not None and (not v or any(b < 1 for b in v) or sorted(set(v)) != v):
+            raise ValueError("budgets: give increasing epoch counts, each at least 1")
         return v
 
     @model_validator(mode="after")
@@ -381,6 +392,12 @@ def load_sweep(path: Path, extra: Optional[dict[str, Any]] = None, only: Optiona
             raise ConfigError([f"{path}: two points are both named {name!r} ({seen[name]} and {values})"])
         seen[name] = values
         points.append(make(name, values))
+    for p in points if spec.budgets else []:  # a budget must be a prefix of the point's own run
+        t = p.config.train
+        if t.schedule != "constant" or t.epochs < spec.budgets[-1]:
+            raise ConfigError([f"{path}: budgets: point {p.name} trains {t.epochs} epochs with a {t.schedule} "
+                               f"schedule; reading budgets up to {spec.budgets[-1]} from its history needs a constant "
+                               "learning rate and at least that many epochs"])
     families = {p.tuned.family for p in points if p.tuned and p.tuned.if_chosen}
     tuning_points = []
     for values in every_point:  # the tuning seeds' configurations of those families, built like the points above
