@@ -7,12 +7,12 @@ from lazyartist_cli.pipeline.sweep_file import load_sweep
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ('"train.schedule" = "cosine"\n', "cosine schedule"),
+    ('"train.epochs" = 6\n"train.schedule" = "cosine"\n', "cosine schedule"),
     ('"train.epochs" = 4\n', "trains 4 epochs"),
 ])
 def test_a_budget_must_be_a_prefix_of_the_points_own_run(tmp_path, extra, needle):
     path = tmp_path / "m.toml"
-    path.write_text('name = "m"\nbudgets = [2, 6]\n[set]\n"train.epochs" = 6\n' + extra + '[axes]\nseed = [0]\n')
+    path.write_text('name = "m"\nbudgets = [2, 6]\n[set]\n' + extra + '[axes]\nseed = [0]\n')
     with pytest.raises(ConfigError) as exc:
         load_sweep(path)
     assert needle in exc.value.problems[0]
