@@ -23,3 +23,39 @@ def test_budgets_must_increase(tmp_path):
     path.write_text('name = "m"\nbudgets = [6, 2]\n[axes]\nseed = [0]\n')
     with pytest.raises(ConfigError, match="increasing"):
         load_sweep(path)
+
+
+def _hist(vals, hards):
+    return [{"epoch": i + 1, "val_acc": v, "hard_acc_monitor": h, "train_objective": 1.0 / (i + 1)}
+            for i, (v, h) in enumerate(zip(vals, hards))]
+
+
+def test_a_budget_keeps_the_rules_best_epoch_so_far_as_the_training_loop_does():
+    from lazyartist_cli.pipeline.report.lazymap import budget_checkpoints
+
+    kept = budget_checkpoints(_hist([0.9, 0.95, 0.95, 0.97, 0.96], [0.1, 0.2, 0.3, 0.4, 0.5]), "val_acc")
+    assert [r["epoch"] for r in kept] == [1, 2, 2, 4, 4]  # a tie keeps the earlier epoch
+
+
+def test_the_map_reads_each_budget_at_the_rate_the_rule_chooses_there_and_marks_the_lazy_cells(tmp_path):
+    import json
+
+    from lazyartist_cli.pipeline.report.lazymap import map_section
+    from lazyartist_cli.pipeline.report.writer import Writer
+
+    runs = {  # lr 1e-3 has the better val early, 3e-3 late (where it has read shape)
+        "a": (0.001, _hist([0.96, 0.97, 0.97, 0.97], [0.05, 0.06, 0.07, 0.08])),
+        "b": (0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60])),
+    }
+    points = []
+    for name, (lr, hist) in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hist))
+        points.append({"run": name, "status": "ran", "select": "val", "protocol": "foreground", "lr": lr,
+                       "axis:data.correlation": 0.99, "axis:train.lr": lr, "axis:seed": 0})
+    w = Writer(tmp_path, tmp_path)
+    map_section(w, {"sweep": "m", "budgets": [2, 4], "points": points,
+                    "labels": {"data.correlation": {"0.99": "1%"}}}, tmp_path / "results.json", tmp_path / "map.png")
+    text = "\n".join(w.lines)
+    assert "| foreground | 1% | **6.0 (0.001)** | 60.0 (0.003) |" in text
+    assert (tmp_path / "map.png").is_file()

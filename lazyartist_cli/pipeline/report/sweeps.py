@@ -10,6 +10,7 @@ from ..sweep_file import matches, point_label
 from .grid import grid_table, tuning_keys
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
+from .lazymap import map_section
 from .writer import Writer
 
 
@@ -22,13 +23,15 @@ def _sweep_sections(w: Writer, runs_dir: Path) -> None:
         if not data or "summary" not in data:
             continue
         w.h(3, f"Sweep `{data['sweep']}`")
-        sweep_tables(w, data, src)
-        w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
+        sweep_tables(w, data, src, figures=True)
+        if not data.get("budgets"):
+            w.fig(src.parent / "results.png", f"sweep {data['sweep']}", 520)
 
 
-def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
+def sweep_tables(w: Writer, data: dict[str, Any], src: Path, figures: bool = False) -> None:
     """One sweep's text: what ran, its table (mean ± std over seeds per combination of the other axes), the published
-    numbers beside it and the rates the rules choose. Also the docs' sweep blocks (``blocks.py``)."""
+    numbers beside it and the rates the rules choose. Also the docs' sweep blocks (``blocks.py``: ``figures`` false,
+    a block draws none)."""
     sm = data["summary"]
     failed = [p["run"] for p in data["points"] if p["status"] == "failed"]
     pending = sum(p["status"] == "pending" for p in data["points"])
@@ -53,6 +56,9 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path) -> None:
 
     if is_suite(data):
         suite_section(w, data, src)
+        return
+    if data.get("budgets"):  # the laziness map: each long run read at every budget (lazymap.py)
+        map_section(w, data, src, w.out_dir / "figures" / f"map-{data['sweep']}.png" if figures else None)
         return
     if data.get("tune"):  # the benchmark's tables, one row per method (each configuration's points: results.json)
         grid_table(w, data, src)

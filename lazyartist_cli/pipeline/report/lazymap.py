@@ -1,0 +1,167 @@
+"""The laziness map: a sweep with ``budgets`` (``experiments/laziness-map.toml``) read as hard accuracy against budget.
+
+Each point is one long run at a constant learning rate, so its first B epochs are the run a budget of B epochs would
+have trained (the same per-epoch shuffles). At budget B the baseline keeps the checkpoint its rule keeps among epochs
+<= B (``budget_checkpoints``: the training loop's own comparison, the rule's score then easy val, the earlier epoch on
+a tie), and the map reads that checkpoint's hard accuracy from the history (``hard_acc_monitor``: all of test_hard
+when ``train.monitor_size = 0``; logged only, nothing is chosen on it). At each budget the rate is the one the rule
+chooses (the highest mean rule score over seeds), as the baseline would tune it. A cell is *lazy* when easy val is
+above 95% and hard accuracy below 20% (``suite.LAZY_EASY``, ``suite.LAZY_HARD``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Optional
+
+from ..selection import SCORE_OF_RULE
+from ..sweep_file import point_label
+from .suite import LAZY_EASY, LAZY_HARD
+from .writer import Writer
+
+
+def _history(run: Path) -> list[dict[str, Any]]:
+    hist = run / "history.jsonl"
+    rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()] if hist.is_file() else []
+    return sorted(rows, key=lambda r: r["epoch"])
+
+
+def budget_checkpoints(history: list[dict[str, Any]], score_key: str) -> list[dict[str, Any]]:
+    """For every budget B = 1..len(history): the epoch's row the rule keeps among epochs <= B, as the training loop
+    keeps it (a higher (score, easy val) replaces the kept one; a tie keeps the earlier epoch)."""
+    out: list[dict[str, Any]] = []
+    best: Optional[dict[str, Any]] = None
+    for row in history:
+        if best is None or (row[score_key], row["val_acc"]) > (best[score_key], best["val_acc"]):
+            best = row
+        out.append(best)
+    return out
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return f"{100 * statistics.fmean(values):.1f}" + (f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else "")
+
+
+def map_points(data: dict[str, Any], runs_dir: Path) -> dict[tuple, dict[str, Any]]:
+    """(protocol, correlation, lr) -> {"seeds": [...], "kept": [per seed: the rows kept at budgets 1..E]}, from each
+    finished point's history."""
+    out: dict[tuple, dict[str, Any]] = defaultdict(lambda: {"seeds": [], "kept": []})
+    for p in data["points"]:
+        if p.get("status") in ("failed", "pending") or not p.get("select"):
+            continue
+        hist = _history(runs_dir / p["run"])
+        key = SCORE_OF_RULE.get(p["select"])
+        if not hist or key is None or any(key not in r or "hard_acc_monitor" not in r for r in hist):
+            continue
+        cell = out[(p.get("protocol"), p.get("axis:data.correlation"), p.get("lr"))]
+        cell["seeds"].append(p.get("axis:seed", 0))
+        cell["kept"].append(budget_checkpoints(hist, key))
+        cell["score_key"] = key
+        cell["histories"] = cell.get("histories", []) + [hist]
+    return dict(out)
+
+
+def rule_rate(cells: dict[tuple, dict[str, Any]], protocol: str, corr: float, budget: int) -> Optional[float]:
+    """The rate the baseline's rule chooses at ``budget``: the highest mean rule score over seeds of the checkpoints
+    kept at that budget (a tie: the lower rate)."""
+    best: Optional[tuple] = None
+    for (proto, c, lr), cell in sorted(cells.items(), key=lambda kv: kv[0][2]):
+        runs = [k for k in cell["kept"] if len(k) >= budget]
+        if proto != protocol or c != corr or not runs:
+            continue
+        score = statistics.fmean(k[budget - 1][cell["score_key"]] for k in runs)
+        if best is None or score > best[0]:
+            best = (score, lr)
+    return best[1] if best else None
+
+
+def at_budget(cell: dict[str, Any], budget: int) -> tuple[list[float], list[float]]:
+    """(easy val, hard accuracy) per seed of the checkpoints kept at ``budget``."""
+    runs = [k[budget - 1] for k in cell["kept"] if len(k) >= budget]
+    return [r["val_acc"] for r in runs], [r["hard_acc_monitor"] for r in runs]
+
+
+def is_lazy(val: list[float], hard: list[float]) -> bool:
+    return bool(val) and statistics.fmean(val) > LAZY_EASY and statistics.fmean(hard) < LAZY_HARD
+
+
+def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Path] = None) -> None:
+    """The map's tables (and, with ``figure``, its figure): hard accuracy of the rule's checkpoint at each budget, at the
+    rate the rule chooses there, per protocol and share; then both rates at the longest budget."""
+    cells = map_points(data, w.runs_dir)
+    budgets = [b for b in data.get("budgets") or []]
+    if not cells or not budgets:
+        w.p("*No point of the map has finished yet.*")
+        w.p()
+        return
+    labels = data.get("labels") or {}
+    share = lambda c: point_label({"data.correlation": c}, labels)  # noqa: E731
+    protocols = list(dict.fromkeys(k[0] for k in cells))
+    corrs = sorted({k[1] for k in cells})
+    rows = []
+    for proto in protocols:
+        for c in corrs:
+            row = [proto, share(c)]
+            for b in budgets:
+                lr = rule_rate(cells, proto, c, b)
+                cell = cells.get((proto, c, lr))
+                if cell is None:
+                    row.append("—")
+                    continue
+                val, hard = at_budget(cell, b)
+                text = f"{_fmt(hard)} ({lr:g})"
+                row.append(f"**{text}**" if is_lazy(val, hard) else text)
+            rows.append(row)
+    w.p("Hard accuracy (%, mean ± sample std over seeds) of the checkpoint the baseline's rule (easy val) keeps at each "
+        "budget, at the rate (in brackets) its rule chooses at that budget; **bold**: lazy (easy val above "
+        f"{100 * LAZY_EASY:.0f}%, hard below {100 * LAZY_HARD:.0f}%). One run per point read at every budget "
+        "(a constant rate: its first B epochs are a B-epoch run); the hard accuracy is the one logged after each epoch "
+        "on all of test_hard, never used to choose.")
+    w.p()
+    w.table(["protocol", "share", *[f"{b} epochs" for b in budgets]], rows)
+    seeds = sorted({s for cell in cells.values() for s in cell["seeds"]})
+    w.p(f"Seeds finished: {', '.join(str(s) for s in seeds)}; per point: "
+        + ", ".join(f"{proto} {share(c)} lr {lr:g}: {len(cell['seeds'])}" for (proto, c, lr), cell in sorted(
+            cells.items(), key=lambda kv: (protocols.index(kv[0][0]), kv[0][1], kv[0][2]))) + ".")
+    w.p()
+    if figure is not None:
+        w.fig(map_figure(cells, protocols, corrs, share, figure), "the laziness map: hard accuracy against budget", 640)
+
+
+def map_figure(cells: dict[tuple, dict[str, Any]], protocols: list[str], corrs: list[float], share: Any,
+               path: Path) -> Path:
+    """One panel per protocol: hard accuracy of the rule's checkpoint (at the rule's rate at each budget) against the
+    budget, one curve per share; the lazy bar dashed."""
+    import matplotlib.pyplot as plt
+
+    from ...figures import save
+
+    fig, axes = plt.subplots(1, len(protocols), figsize=(4.2 * len(protocols), 3.3), squeeze=False, sharey=True)
+    for ax, proto in zip(axes[0], protocols):
+        for c in corrs:
+            longest = max((len(k) for (p, cc, _), cell in cells.items() if p == proto and cc == c for k in cell["kept"]),
+                          default=0)
+            xs, ys = [], []
+            for b in range(1, longest + 1):
+                lr = rule_rate(cells, proto, c, b)
+                cell = cells.get((proto, c, lr))
+                if cell is None:
+                    continue
+                _, hard = at_budget(cell, b)
+                xs.append(b)
+                ys.append(100 * statistics.fmean(hard))
+            if xs:
+                ax.plot(xs, ys, label=share(c))
+        ax.axhline(100 * LAZY_HARD, ls="--", c="gray", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (epochs)")
+        ax.set_title(proto, fontsize=9)
+        ax.set_ylim(0, 100)
+    axes[0][0].set_ylabel("hard accuracy of the rule's checkpoint (%)")
+    axes[0][-1].legend(fontsize=7, title="conflicting", title_fontsize=7)
+    return save(fig, path)
