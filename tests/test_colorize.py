@@ -152,3 +152,43 @@ def test_balanced_assignment_spreads_each_classs_conflicting_images_evenly_as_lf
     spread = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, drawn), torch.ones_like(labels), accumulate=True)
     assert int((spread - torch.diag(spread.diagonal())).max()) - int(min(
         int(torch.cat([spread[k, :k], spread[k, k + 1:]]).min()) for k in range(10))) > 1
+
+
+def test_lff_order_is_lffs_make_attr_labels_blocks_in_the_splits_order_without_a_draw():
+    import numpy as np
+
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, 10, (4_001,), generator=g)
+
+    def theirs(target, ratio):  # LfF's make_attr_labels, written out as its released loop
+        attr = np.zeros_like(target)
+        for label in range(10):
+            ratios = np.full(10, (1 - ratio) / 9)
+            ratios[label] = ratio
+            idxs = np.nonzero(target == label)[0]
+            milestones = (len(idxs) * np.cumsum(ratios)).round()
+            for i, idx in enumerate(idxs):
+                attr[idx] = np.min(np.nonzero(milestones > i)[0])
+        return attr
+
+    for corr in (0.995, 0.95):
+        ours, aligned = assign_colors(labels, corr, torch.Generator().manual_seed(0), assignment="lff-order")
+        assert ours.tolist() == theirs(labels.numpy(), corr).tolist()
+        again, _ = assign_colors(labels, corr, torch.Generator().manual_seed(9), assignment="lff-order")
+        assert torch.equal(ours, again)  # no draw: the same images conflict whatever the seed
+        st = split_stats({"labels": labels, "colors": ours}, corr, exact=True, balanced=True, slack=1)
+        assert st["ok"], st["checks"]
+    first = torch.nonzero(labels == 4).flatten()[:2]
+    assert ours[first].tolist() == [0, 0]  # the class's first images take colour 0, its last ones colour 9
+
+
+def test_lff_order_keeps_mnists_order_inside_each_split():
+    from lazyartist_cli.data.build import build_splits
+
+    imgs = torch.arange(250, dtype=torch.uint8).view(250, 1, 1).expand(250, 28, 28).contiguous()  # image i: all i
+    labels = torch.arange(250) % 10
+    for how, ordered in (("lff-order", True), ("balanced", False)):
+        out = build_splits(imgs, labels, imgs[:20], labels[:20], [(255, 0, 0)] * 10, 0.9, 200, 40, 20, seed=1,
+                           protocol="lff", assignment=how, color_std=0.0)
+        order = out["train"]["images"][:, 0, 0, 0].long()  # red at full strength: the image's own index
+        assert sorted(order.tolist()) == order.tolist() if ordered else sorted(order.tolist()) != order.tolist()

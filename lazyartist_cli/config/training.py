@@ -32,9 +32,11 @@ class DataConfig(Section):
     color_std: float = Field(0.005, ge=0.0, le=1.0, description="std of the per-image colour noise of the lff protocol")
     patch_size: int = Field(4, ge=1, le=14, description="side in pixels of the decoy protocol's corner patch (4: Decoy-MNIST's)")
     correlation: float = Field(0.95, ge=0.0, le=1.0)
-    assignment: Literal["exact", "bernoulli", "balanced"] = Field(
+    assignment: Literal["exact", "bernoulli", "balanced", "lff-order"] = Field(
         "exact", description="exact: round(correlation * n) aligned images per class; bernoulli: each image "
-        "independently; balanced: exact, and each class's conflicting images spread evenly over the other colours (LfF's)")
+        "independently; balanced: exact, and each class's conflicting images spread evenly over the other colours (LfF's "
+        "proportions, a random subset each); lff-order: LfF's released make_attr_labels, no draw: contiguous blocks of "
+        "each class in MNIST's file order, the conflicting images its first and last few")
     n_train: int = Field(50_000, ge=10)
     n_val: int = Field(10_000, ge=10)
     n_test: int = Field(10_000, ge=10, le=10_000)

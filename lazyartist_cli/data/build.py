@@ -95,6 +95,8 @@ def build_splits(
     palette = torch.tensor(palette_rgb, dtype=torch.float32) / 255.0  # (10, 3)
     perm = torch.randperm(train_images.shape[0], generator=gen)
     train_idx, val_idx = perm[:n_train], perm[n_train : n_train + n_val]
+    if assignment == "lff-order":  # LfF's blocks follow MNIST's file order: keep it inside each split
+        train_idx, val_idx = train_idx.sort().values, val_idx.sort().values
     test_idx = torch.arange(n_test)
     out: dict[str, Split] = {}
     for name, idx in (("train", train_idx), ("val", val_idx)):

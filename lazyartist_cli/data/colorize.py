@@ -23,7 +23,7 @@ PROTOCOLS = ("foreground", "background")
 STROKE_LIGHT = 0.95  # stroke intensity of the background protocol
 
 
-ASSIGNMENTS = ("exact", "bernoulli", "balanced")
+ASSIGNMENTS = ("exact", "bernoulli", "balanced", "lff-order")
 
 
 def assign_colors(
@@ -41,10 +41,14 @@ def assign_colors(
     and each class's conflicting images are split as evenly as rounding allows over the other colours (a
     random subset each), as LfF's generator does (``make_attr_labels``: every off-diagonal (class, colour) group
     of a class gets (1 - correlation) / (n_classes - 1) of it), instead of drawing each one's colour. LfF rounds
-    cumulative sums that include the aligned block, so its counts can differ from these by one image."""
+    cumulative sums that include the aligned block, so its counts can differ from these by one image.
+    ``lff-order``: LfF's own blocks in the split's order, no draw (``_lff_order``; the split then keeps MNIST's
+    order)."""
     n = labels.shape[0]
     if assignment == "balanced":
         return _balanced(labels, correlation, generator, n_classes)
+    if assignment == "lff-order":
+        return _lff_order(labels, correlation, n_classes)
     if assignment == "bernoulli":
         aligned = torch.rand(n, generator=generator) < correlation
     elif assignment == "exact":
@@ -72,6 +76,23 @@ def _balanced(labels: torch.Tensor, correlation: float, generator: torch.Generat
         edges = [math.floor(conflicting.shape[0] * j / (n_classes - 1) + 0.5) for j in range(n_classes)]
         for j in range(n_classes - 1):
             colors[conflicting[edges[j]:edges[j + 1]]] = (k + 1 + j) % n_classes
+    return colors, colors == labels
+
+
+def _lff_order(labels: torch.Tensor, correlation: float, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """LfF's ``make_attr_labels`` as released: no draw at all. Each class's images, in the order given (MNIST's file
+    order when the split keeps it), are cut into ten contiguous blocks, colour j taking the images between the rounded
+    cumulative shares of colours < j and <= j (the class's own colour ``correlation``, each other one
+    (1 - correlation) / 9): the conflicting images are the first and the last few of each class, the same ones
+    whatever the seed."""
+    colors = labels.clone()
+    for k in range(n_classes):
+        members = torch.nonzero(labels == k).flatten()  # ascending: the order of the split
+        shares = torch.full((n_classes,), (1.0 - correlation) / (n_classes - 1), dtype=torch.float64)
+        shares[k] = correlation
+        milestones = torch.round(members.shape[0] * torch.cumsum(shares, 0))  # numpy's round too: half to even
+        position = torch.arange(members.shape[0], dtype=torch.float64)
+        colors[members] = torch.searchsorted(milestones, position, right=True).clamp(max=n_classes - 1)
     return colors, colors == labels
 
 

@@ -181,8 +181,9 @@ def _run_verify_data(cfg: RunConfig, runs_dir: Path, grids: bool, reporter: Repo
             reporter.update("verify", 1)
             continue
         data = load_split_file(path)
-        stats[split] = split_stats(data, float(targets[split]), exact=meta.get("assignment") in ("exact", "balanced"),
-                                   balanced=meta.get("assignment") == "balanced")
+        how = meta.get("assignment")
+        stats[split] = split_stats(data, float(targets[split]), exact=how in ("exact", "balanced", "lff-order"),
+                                   balanced=how in ("balanced", "lff-order"), slack=1 if how == "lff-order" else 0)
         stats[split]["checks"]["sha256"] = True
         if grids:
             out = sample_grid(data, names, f"{meta['name']} / {split}", final / f"samples_{split}.png")
