@@ -39,6 +39,8 @@ def test_train_writes_the_run_and_learns_the_shortcut(trained):
     assert out["best"]["val_acc"] == max(r["val_acc"] for r in history)
     # the lazy model is far better on easy than on hard data
     assert out["best"]["val_acc"] > 0.8 and out["best"]["hard_acc_monitor"] < out["best"]["val_acc"] - 0.4
+    # the monitor of its bias-conflicting training images: they are what a lazy model does not fit
+    assert all(r["train_conflicting_acc_monitor"] < r["train_acc"] - 0.3 for r in history)
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["config"]["train"]["strategy"] == "erm" and cfg["environment"]["device"] == "cpu"
     assert cfg["config"]["train"]["precision"] == "auto"  # as asked; the precision in force is an environment fact

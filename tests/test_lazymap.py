@@ -25,9 +25,9 @@ def test_budgets_must_increase(tmp_path):
         load_sweep(path)
 
 
-def _hist(vals, hards):
-    return [{"epoch": i + 1, "val_acc": v, "hard_acc_monitor": h, "train_objective": 1.0 / (i + 1)}
-            for i, (v, h) in enumerate(zip(vals, hards))]
+def _hist(vals, hards, fits=None):
+    return [{"epoch": i + 1, "val_acc": v, "hard_acc_monitor": h, "train_objective": 1.0 / (i + 1),
+             "train_conflicting_acc_monitor": (fits or [0.0] * len(vals))[i]} for i, (v, h) in enumerate(zip(vals, hards))]
 
 
 def test_a_budget_keeps_the_rules_best_epoch_so_far_as_the_training_loop_does():
@@ -45,7 +45,7 @@ def test_the_map_reads_each_budget_at_the_rate_the_rule_chooses_there_and_marks_
 
     runs = {  # lr 1e-3 has the better val early, 3e-3 late (where it has read shape)
         "a": (0.001, _hist([0.96, 0.97, 0.97, 0.97], [0.05, 0.06, 0.07, 0.08])),
-        "b": (0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60])),
+        "b": (0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60], fits=[0.2, 0.9, 0.99, 1.0])),
     }
     points = []
     for name, (lr, hist) in runs.items():
@@ -57,5 +57,6 @@ def test_the_map_reads_each_budget_at_the_rate_the_rule_chooses_there_and_marks_
     map_section(w, {"sweep": "m", "budgets": [2, 4], "points": points,
                     "labels": {"data.correlation": {"0.99": "1%"}}}, tmp_path / "results.json", tmp_path / "map.png")
     text = "\n".join(w.lines)
-    assert "| foreground | 1% | **6.0 (0.001)** | 60.0 (0.003) |" in text
+    assert "| foreground | 1% | **6.0 (0.001)** | 60.0 (0.003) | — | 3 |" in text  # converged: fits 99% from epoch 3
+    assert "on `foreground`, lazy at no share, not lazy at 1% (lr 0.003, 60.0% hard, 1 seed)" in text
     assert (tmp_path / "map.png").is_file()

@@ -122,6 +122,7 @@ class _Data:
     train_ds: Any
     meta: dict[str, Any]
     proxy_groups_val: Optional[torch.Tensor] = None  # (N_val,) the shared bias proxy's groups (``val-proxy-group``)
+    conf_tr: Optional[torch.Tensor] = None  # indices of the bias-conflicting training images (a monitor; never chosen on)
 
 
 def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
@@ -137,7 +138,11 @@ def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
     # the worst-group rule's groups: class x {aligned, conflicting} (20 groups). The 100 (class, bias value) groups
     # hold ~5 images each among val's conflicting images at correlation 0.95, so their minimum moves by single images
     groups_val = (val_ds.labels * 2 + (val_ds.colors != val_ds.labels).long()).to(device)
-    return _Data(x_tr, y_tr, x_val, y_val, groups_val, val_ds.colors.to(device), selection_view(x_val, cfg.seed), x_hard, y_hard, train_ds, meta)
+    d = _Data(x_tr, y_tr, x_val, y_val, groups_val, val_ds.colors.to(device), selection_view(x_val, cfg.seed), x_hard,
+              y_hard, train_ds, meta)
+    if t.monitor_hard:  # logged only: how much of its bias-conflicting training data a run fits (the laziness map)
+        d.conf_tr = torch.nonzero((train_ds.colors != train_ds.labels).to(device)).flatten()
+    return d
 
 
 def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str, strategy: Any = None) -> dict[str, Any]:
@@ -162,6 +167,10 @@ def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str, strategy: Any = 
                                                              NUM_CLASSES ** 2)
     if d.x_hard is not None:
         row["hard_acc_monitor"] = loss_and_accuracy(predict(model, d.x_hard[:n_mon], t.eval_batch_size), d.y_hard[:n_mon])[1]
+    if d.conf_tr is not None and d.conf_tr.numel():
+        conf = d.conf_tr[:n_mon]
+        row["train_conflicting_acc_monitor"] = loss_and_accuracy(
+            predict(model, d.x_tr[conf], t.eval_batch_size), d.y_tr[conf])[1]
     return row
 
 

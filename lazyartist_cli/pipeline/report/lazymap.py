@@ -7,6 +7,12 @@ a tie), and the map reads that checkpoint's hard accuracy from the history (``ha
 when ``train.monitor_size = 0``; logged only, nothing is chosen on it). At each budget the rate is the one the rule
 chooses (the highest mean rule score over seeds), as the baseline would tune it. A cell is *lazy* when easy val is
 above 95% and hard accuracy below 20% (``suite.LAZY_EASY``, ``suite.LAZY_HARD``).
+
+*Converged* (``converged_epoch``): the first epoch after which the run fits ``CONVERGED_FIT`` of its bias-conflicting
+training images (``train_conflicting_acc_monitor``, logged after every epoch): ERM's only signal against the colour is
+those images, so once it fits them the data has nothing left to teach it. The definition reads the training set's
+bias labels (an experimenter's yardstick, never a method's choice) and no test data. The *region* is where the
+baseline is lazy at the longest budget, at its rule's rate there, and converged by then at every seed.
 """
 
 from __future__ import annotations
@@ -39,6 +45,15 @@ def budget_checkpoints(history: list[dict[str, Any]], score_key: str) -> list[di
             best = row
         out.append(best)
     return out
+
+
+CONVERGED_FIT = 0.99
+
+
+def converged_epoch(history: list[dict[str, Any]]) -> Optional[int]:
+    """The first epoch at which the run fits ``CONVERGED_FIT`` of its bias-conflicting training images (None: never
+    within the run, or not logged)."""
+    return next((r["epoch"] for r in history if r.get("train_conflicting_acc_monitor", -1.0) >= CONVERGED_FIT), None)
 
 
 def _fmt(values: list[float]) -> str:
@@ -103,6 +118,7 @@ def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Pat
     share = lambda c: point_label({"data.correlation": c}, labels)  # noqa: E731
     protocols = list(dict.fromkeys(k[0] for k in cells))
     corrs = sorted({k[1] for k in cells})
+    rates = sorted({k[2] for k in cells})
     rows = []
     for proto in protocols:
         for c in corrs:
@@ -116,6 +132,9 @@ def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Pat
                 val, hard = at_budget(cell, b)
                 text = f"{_fmt(hard)} ({lr:g})"
                 row.append(f"**{text}**" if is_lazy(val, hard) else text)
+            for lr in rates:
+                conv = [converged_epoch(h) for h in cells.get((proto, c, lr), {}).get("histories", [])]
+                row.append(", ".join("—" if e is None else str(e) for e in conv) or "—")
             rows.append(row)
     w.p("Hard accuracy (%, mean ± sample std over seeds) of the checkpoint the baseline's rule (easy val) keeps at each "
         "budget, at the rate (in brackets) its rule chooses at that budget; **bold**: lazy (easy val above "
@@ -123,7 +142,13 @@ def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Pat
         "(a constant rate: its first B epochs are a B-epoch run); the hard accuracy is the one logged after each epoch "
         "on all of test_hard, never used to choose.")
     w.p()
-    w.table(["protocol", "share", *[f"{b} epochs" for b in budgets]], rows)
+    w.table(["protocol", "share", *[f"{b} epochs" for b in budgets], *[f"fits {100 * CONVERGED_FIT:.0f}% (lr {lr:g})"
+                                                                      for lr in rates]], rows)
+    w.p(f"*Fits {100 * CONVERGED_FIT:.0f}%*: the epoch (per seed) from which the run fits {100 * CONVERGED_FIT:.0f}% of its "
+        "bias-conflicting training images, the map's definition of converged (— : not within the run).")
+    w.p()
+    w.p(region_sentence(cells, protocols, corrs, budgets[-1], share))
+    w.p()
     seeds = sorted({s for cell in cells.values() for s in cell["seeds"]})
     w.p(f"Seeds finished: {', '.join(str(s) for s in seeds)}; per point: "
         + ", ".join(f"{proto} {share(c)} lr {lr:g}: {len(cell['seeds'])}" for (proto, c, lr), cell in sorted(
@@ -131,6 +156,33 @@ def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Pat
     w.p()
     if figure is not None:
         w.fig(map_figure(cells, protocols, corrs, share, figure), "the laziness map: hard accuracy against budget", 640)
+
+
+def region_sentence(cells: dict[tuple, dict[str, Any]], protocols: list[str], corrs: list[float], budget: int,
+                    share: Any) -> str:
+    """Where the baseline is lazy at ``budget`` (the longest), at its rule's rate there, converged at every seed."""
+    parts = []
+    for proto in protocols:
+        lazy, not_lazy, open_ = [], [], []
+        for c in corrs:
+            lr = rule_rate(cells, proto, c, budget)
+            cell = cells.get((proto, c, lr))
+            if cell is None:
+                continue
+            val, hard = at_budget(cell, budget)
+            conv = [converged_epoch(h) for h in cell["histories"]]
+            name = f"{share(c)} (lr {lr:g}, {_fmt(hard)}% hard, {len(hard)} seed{'s' if len(hard) > 1 else ''})"
+            if any(e is None or e > budget for e in conv):
+                open_.append(name)
+            elif is_lazy(val, hard):
+                lazy.append(name)
+            else:
+                not_lazy.append(name)
+        parts.append(f"on `{proto}`, lazy at " + ("; ".join(lazy) or "no share")
+                     + (", not lazy at " + "; ".join(not_lazy) if not_lazy else "")
+                     + (", not converged within the run at " + "; ".join(open_) if open_ else ""))
+    return (f"**The region** (at {budget} epochs, the rate its rule chooses there, converged by then): "
+            + "; ".join(parts) + ".")
 
 
 def map_figure(cells: dict[tuple, dict[str, Any]], protocols: list[str], corrs: list[float], share: Any,
