@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from lazyartist_cli.pipeline.report.blocks import Source, block_names, refresh_file
+from lazyartist_cli.pipeline.report.lazymap import figure_from_results
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FIGURES = {"lazymap": "laziness-map.png"}  # sweep -> the figure of it under docs/img (the README shows it)
 
 
 def sources(results: Path) -> dict[str, Source]:
@@ -39,6 +41,14 @@ def main() -> int:
             continue
         changed = refresh_file(path, sources(args.results), check=args.check)
         stale += [f"{path.relative_to(ROOT)}: {name}" for name in changed]
+    for sweep, image in FIGURES.items():  # figures drawn from the same results (a PNG is not compared byte for byte)
+        out = ROOT / "docs" / "img" / image
+        has = (args.results / "runs" / "sweeps" / sweep / "results.json").is_file()
+        if args.check:
+            if has and not out.is_file():
+                stale.append(f"docs/img/{image} (sweep {sweep}'s figure)")
+        elif has:
+            figure_from_results(args.results / "runs", sweep, out)
     verb = "differs" if args.check else "rewritten"
     for line in stale:
         print(f"{line} {verb}")

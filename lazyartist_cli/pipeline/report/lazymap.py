@@ -217,3 +217,20 @@ def map_figure(cells: dict[tuple, dict[str, Any]], protocols: list[str], corrs: 
     axes[0][0].set_ylabel("hard accuracy of the rule's checkpoint (%)")
     axes[0][-1].legend(fontsize=7, title="conflicting", title_fontsize=7)
     return save(fig, path)
+
+
+def figure_from_results(results: Path, sweep: str, out: Path) -> Optional[Path]:
+    """The map's figure drawn from a results folder (``results/runs``: the sweep's results.json and each run's
+    history), e.g. the README's ``docs/img/laziness-map.png``; None when the sweep has no finished point there."""
+    from .loader import _load
+
+    data = _load(results / "sweeps" / sweep / "results.json")
+    if not data or not data.get("budgets"):
+        return None
+    cells = map_points(data, results)
+    if not cells:
+        return None
+    labels = data.get("labels") or {}
+    protocols = list(dict.fromkeys(k[0] for k in cells))
+    return map_figure(cells, protocols, sorted({k[1] for k in cells}),
+                      lambda c: point_label({"data.correlation": c}, labels), out)
