@@ -192,3 +192,10 @@ def test_lff_order_keeps_mnists_order_inside_each_split():
                            protocol="lff", assignment=how, color_std=0.0)
         order = out["train"]["images"][:, 0, 0, 0].long()  # red at full strength: the image's own index
         assert sorted(order.tolist()) == order.tolist() if ordered else sorted(order.tolist()) != order.tolist()
+
+
+def test_label_balance_holds_a_large_split_to_ten_percent_and_lets_a_tiny_one_pass():
+    skewed = torch.cat([torch.zeros(300, dtype=torch.long), torch.arange(1000) % 10])  # class 0: 30% of 1,300
+    assert not split_stats({"labels": skewed, "colors": skewed}, 1.0, exact=True)["checks"]["label_balance"]
+    tiny = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6, 7, 8])  # 10 images (LfF's budget keeps 10 for val): no 9 at all
+    assert split_stats({"labels": tiny, "colors": tiny}, 1.0, exact=True)["checks"]["label_balance"]

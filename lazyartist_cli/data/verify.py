@@ -83,7 +83,9 @@ def split_stats(split: dict[str, torch.Tensor], target: float, n_classes: int = 
         chi2 = float("nan")
     other_color_counts = torch.bincount(colors[~aligned], minlength=n_classes)
     shares = counts.double() / max(n, 1)
-    checks["label_balance"] = bool(((shares >= 0.05) & (shares <= 0.15)).all())
+    # each class 10% +- 5 points, or within the binomial tolerance of a small split (10 val images: any draw passes)
+    band = max(0.05, binomial_tolerance(1.0 / n_classes, n))
+    checks["label_balance"] = bool(((shares - 1.0 / n_classes).abs() <= band + 1e-9).all())
     return {
         "n": n,
         "aligned_fraction": round(frac, 6),
