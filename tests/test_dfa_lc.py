@@ -70,7 +70,7 @@ def test_dfa_first_step_is_lffs_weighted_ce_plus_the_weighted_gce_of_the_bias_he
 
 
 def test_a_model_owned_by_a_strategy_and_a_strategy_that_needs_one_are_refused_with_other_partners():
-    with pytest.raises(ConfigError, match="trains model 'mlp-disentangle' only"):
+    with pytest.raises(ConfigError, match="trains model 'mlp-disentangle' or 'lazy-cnn-disentangle' only"):
         load_config(None, {"train.strategy": "dfa", "train.model": "mlp"})
     with pytest.raises(ConfigError, match="is trained by strategy 'dfa' only"):
         load_config(None, {"train.strategy": "erm", "train.model": "mlp-disentangle"})

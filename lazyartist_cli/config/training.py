@@ -187,10 +187,10 @@ class TrainConfig(Section):
         from ..strategies import STRATEGIES
 
         cls = STRATEGIES.get(self.strategy)
-        if cls is not None and cls.requires_model and self.model != cls.requires_model:
-            raise ValueError(f"strategy {self.strategy!r} trains model {cls.requires_model!r} only (train.model = "
-                             f"{self.model!r})")
-        owner = next((n for n, c in STRATEGIES.items() if c.requires_model == self.model), None)
+        if cls is not None and cls.requires_model and self.model not in cls.requires_model:
+            raise ValueError(f"strategy {self.strategy!r} trains model {' or '.join(map(repr, cls.requires_model))} "
+                             f"only (train.model = {self.model!r})")
+        owner = next((n for n, c in STRATEGIES.items() if self.model in c.requires_model), None)
         if owner is not None and self.strategy != owner:
             raise ValueError(f"model {self.model!r} is trained by strategy {owner!r} only (train.strategy = {self.strategy!r})")
         return self

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 import torch.nn as nn
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,3 +94,43 @@ DEFAULT = dict(channels=16, kernel=3, convs=2, grid=2, pool="avg", hidden=64)
 @register("lazy-cnn", options=LazyCNNOptions, defaults=DEFAULT)
 def build(num_classes: int = 10, **options) -> nn.Module:
     return LazyCNN(num_classes, **{**DEFAULT, **options})
+
+
+class DisentangleOptions(LazyCNNOptions):
+    """``lazy-cnn``'s knobs at the default design's values, for each encoder (``hidden``: its features, at least 1)."""
+    channels: int = Field(DEFAULT["channels"], ge=1, le=512, description="channels of every convolution")
+    kernel: int = Field(DEFAULT["kernel"], ge=1, le=13, description="odd kernel size (same padding)")
+    convs: int = Field(DEFAULT["convs"], ge=1, le=3, description="convolutions before pooling")
+    hidden: int = Field(64, ge=1, le=4096, description="hidden units of each encoder's head: its features")
+
+
+class DisentangledLazyCNN(nn.Module):
+    """``lazy-cnn-disentangle``: DFA's two-encoder design (its released ``ResNet18`` pair for the image datasets) on
+    ``lazy-cnn``: an intrinsic and a bias encoder, each ``lazy-cnn`` up to its hidden layer (``hidden`` features), and
+    two linear heads on the concatenated features [z_i, z_b]; the prediction is the intrinsic head's, as DFA evaluates
+    it. Trained by the ``dfa`` strategy only."""
+
+    def __init__(self, num_classes: int = 10, **options):
+        super().__init__()
+        self.encoder_i = LazyCNN(num_classes, **options)
+        self.encoder_b = LazyCNN(num_classes, **options)
+        for enc in (self.encoder_i, self.encoder_b):
+            enc.fc2 = nn.Identity()  # an encoder ends at its hidden layer
+        hidden = options["hidden"]
+        # in this order: the analyses read the input of the last Linear (head_i, the prediction's), ``joint``
+        self.head_b = nn.Linear(2 * hidden, num_classes)
+        self.joint = nn.Identity()
+        self.head_i = nn.Linear(2 * hidden, num_classes)
+
+    def features(self, x):
+        """(z_i, z_b): the intrinsic and the bias encoder's features, each (B, hidden)."""
+        return self.encoder_i(x), self.encoder_b(x)
+
+    def forward(self, x):
+        z_i, z_b = self.features(x)
+        return self.head_i(self.joint(torch.cat([z_i, z_b], 1)))
+
+
+@register("lazy-cnn-disentangle", options=DisentangleOptions, defaults=DEFAULT)
+def build_disentangle(num_classes: int = 10, **options) -> nn.Module:
+    return DisentangledLazyCNN(num_classes, **{**DEFAULT, **options})

@@ -36,8 +36,10 @@ class DisentangledMLP(nn.Module):
         self.input_divisor = float(input_divisor)
         self.encoder_i = _encoder(inputs, width, features)
         self.encoder_b = _encoder(inputs, width, features)
-        self.head_i = nn.Linear(2 * features, num_classes)
+        # in this order: the analyses read the input of the last Linear (head_i, the prediction's), ``joint``
         self.head_b = nn.Linear(2 * features, num_classes)
+        self.joint = nn.Identity()  # [z_i, z_b], the features the prediction reads (the analyses' penultimate layer)
+        self.head_i = nn.Linear(2 * features, num_classes)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(z_i, z_b): the intrinsic and the bias encoder's features, each (B, features)."""
@@ -48,7 +50,7 @@ class DisentangledMLP(nn.Module):
 
     def forward(self, x):
         z_i, z_b = self.features(x)
-        return self.head_i(torch.cat([z_i, z_b], 1))
+        return self.head_i(self.joint(torch.cat([z_i, z_b], 1)))
 
 
 @register("mlp-disentangle", options=DisentangleOptions, defaults={"width": 100, "features": 16, "input_divisor": 1.0})

@@ -63,9 +63,9 @@ class Strategy(nn.Module):
     bias_proxy: bool = False
     # True for strategies whose loss differentiates through the input: ``train.precision = "auto"`` keeps them fp32
     input_gradients: bool = False
-    # the one model this strategy trains (e.g. dfa: its two-encoder ``mlp-disentangle``, which no other strategy
-    # trains); None: any model
-    requires_model: Optional[str] = None
+    # the models this strategy trains, which no other strategy trains (e.g. dfa: its two-encoder ``mlp-disentangle``
+    # and ``lazy-cnn-disentangle``); empty: any model
+    requires_model: tuple[str, ...] = ()
     # the learning rate of the strategy's own parameters (its extra models) relative to train.lr (LC: 0.1)
     own_lr_scale: float = 1.0
     # the method's knobs to tune, each with the values of its official grid, the default first: ``strategy.<name>.<option>``

@@ -55,7 +55,7 @@ class DFA(Strategy):
     name = "dfa"
     title = "swap a bias encoder's features between images (DFA)"  # readable label of tables (README, report)
     Config = DFAConfig
-    requires_model = "mlp-disentangle"
+    requires_model = ("mlp-disentangle", "lazy-cnn-disentangle")  # its MLP pair (Colored-MNIST); its CNN pair on lazy-cnn
     # tune = true: the two GCE weights at the Colored-MNIST command's 10 and at 1 (its CIFAR-10-C values are 1 and 5);
     # DFA publishes no grid (its issue #1: tuned on data of the test's bias severity)
     tuning = {"strategy.dfa.lambda_dis_align": [10.0, 1.0], "strategy.dfa.lambda_swap_align": [10.0, 1.0]}
@@ -71,7 +71,7 @@ class DFA(Strategy):
 
     def loss(self, model, batch):
         if not all(hasattr(model, a) for a in ("features", "head_i", "head_b")):
-            raise UsageError("dfa needs the two-encoder model (train.model = 'mlp-disentangle')")
+            raise UsageError("dfa needs a two-encoder model (train.model = 'mlp-disentangle' or 'lazy-cnn-disentangle')")
         x, y, idx = batch["x"], batch["y"], batch["index"]
         c = self.cfg
         z_i, z_b = model.features(x)
