@@ -39,9 +39,10 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path, figures: bool = Fal
            if data.get("collected") else f", run with `--executor {data['executor']}` x{data['workers']}, "
            f"{data.get('threads', '?')} thread(s) per point, {data['seconds']:.0f} s")
     skipped = len(data.get("not_chosen") or [])
-    w.p(f"{len(data['points']) - pending} points" + (f" (and {pending} not trained yet)" if pending else "")
-        + (f" (and {skipped} configurations of tuning grids that their rule did not choose at the tuning seeds, "
-           "not trained at the other seeds)" if skipped else "")
+    notes = ([f"and {pending} not trained yet"] if pending else []) + (
+        [f"{skipped} configurations of tuning grids that their rule did not choose at the tuning seeds are not "
+         "trained at the other seeds"] if skipped else [])
+    w.p(f"{len(data['points']) - pending} points" + (f" ({'; '.join(notes)})" if notes else "")
         + f" from `{data['file']}` (axes: " + ", ".join(f"`{k}` = {v}" for k, v in data["axes"].items())
         + _more_tables(data) + ")" + how
         + (f"; **{len(failed)} failed**: " + ", ".join(f"`{n}`" for n in failed) if failed else "")
