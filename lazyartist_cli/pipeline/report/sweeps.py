@@ -86,6 +86,7 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
     tol = ref["tolerance"]
     rows, agree, total = [], 0, 0
     sources = list(dict.fromkeys(rp.get("source") or ref["source"] for rp in ref["points"]))
+    metrics = list(dict.fromkeys(rp.get("metric") or ref["metric"] for rp in ref["points"]))
     for g in data["summary"]["groups"]:
         if data.get("tune") and any(g["values"].get(k) is not None for k in tuning_keys(g.get("strategy") or "")):
             continue  # a tuned configuration: the published number is the default's
@@ -103,21 +104,22 @@ def _reference(w: Writer, data: dict[str, Any], src: Path) -> None:
             row = [label, str(g["n"]), f"{ours:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else ""),
                    f"{rp['value']:.2f}" + (f" ± {rp['std']:.2f}" if rp.get("std") is not None else ""),
                    f"{diff:+.1f}", "yes" if ok else "**no**"]
-            if len(sources) > 1:
+            if len(sources) > 1 or len(metrics) > 1:
                 row.insert(2, metric)
+            if len(sources) > 1:
                 row.append(f"[{sources.index(rp.get('source') or ref['source']) + 1}]")
             rows.append(row)
     if not rows:
         return
-    metrics = list(dict.fromkeys(rp.get("metric") or ref["metric"] for rp in ref["points"]))
     cited = (ref["source"] if len(sources) == 1 else "; ".join(f"[{i + 1}] {s}" for i, s in enumerate(sources)))
     w.p(f"Against the published numbers ({cited}; " + ", ".join(f"*{m}*" for m in metrics) + f" accuracy, %): {agree} of "
         f"{total} points within {tol:g} points. The published numbers are a citation from the sweep file, not a run "
         "of this tool:")
     w.p()
     head = ["point", "seeds", f"ours ({metrics[0]})", "published", "difference", f"within {tol:g}"]
-    if len(sources) > 1:
-        head = ["point", "seeds", "column", "ours", "published", "difference", f"within {tol:g}", "source"]
+    if len(sources) > 1 or len(metrics) > 1:
+        head = ["point", "seeds", "column", "ours", "published", "difference", f"within {tol:g}"] + (
+            ["source"] if len(sources) > 1 else [])
     w.table(head, rows)
 
 
