@@ -142,3 +142,14 @@ def test_the_proxy_network_is_stored_only_when_it_is_not_the_runs_own():
         "width": 100, "input_divisor": 255.0}
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         load_config(None, {"train.proxy_model": "nope"})
+
+
+def test_proxy_options_are_stored_only_when_given_and_give_the_other_methods_proxy():
+    from lazyartist_cli.pipeline.stored_config import comparable_config, resolved_config
+
+    plain = resolved_config(load_config(None, {"train.model": "mlp"}))
+    assert "proxy_options" not in plain["train"]  # a run stored before the key existed compares equal
+    assert comparable_config(plain) == comparable_config({**plain, "train": {**plain["train"], "proxy_options": None}})
+    deep = resolved_config(load_config(None, {"train.strategy": "denetdm", "train.model": "mlp-deep",
+                                              "train.proxy_model": "mlp", "train.proxy_options": {"input_divisor": 255}}))
+    assert deep["train"]["proxy_options"] == {"input_divisor": 255}

@@ -130,6 +130,9 @@ class TrainConfig(Section):
     proxy_model: Optional[str] = Field(None, description="the network of val-proxy-group's bias proxy (None: train.model), "
                                        "given the run's model options it takes; e.g. one proxy for methods on different "
                                        "networks")
+    proxy_options: Optional[dict[str, Any]] = Field(None, description="the bias proxy's model options (None: the "
+                                                    "run's, those it takes), e.g. the other methods' input scaling for "
+                                                    "a method trained on another")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast where the device runs bf16 natively (fp32 for strategies that "
         "differentiate through the input), else fp32; the precision in force is stored with the run")

@@ -56,3 +56,34 @@ def build_narrow(num_classes: int = 10, width: int = 100, input_divisor: float =
     """LC's Colored-MNIST network (its released ``MLP_DISENTANGLE(bias=True)``): LfF's MLP with a third hidden layer of
     ``features`` units (16) before the linear head."""
     return MLP(num_classes, width, input_divisor=input_divisor, last=features)
+
+
+class DeepMLPOptions(MLPOptions):
+    width: int = Field(100, ge=1, le=8192, description="units of each hidden layer")
+    hidden_layers: int = Field(4, ge=1, le=16, description="hidden layers before the linear head")
+
+
+class DeepMLP(nn.Module):
+    """``hidden_layers`` hidden layers of ``width`` units (ReLU after each) and a linear ``head``."""
+
+    def __init__(self, num_classes: int = 10, width: int = 100, hidden_layers: int = 4, input_divisor: float = 1.0,
+                 inputs: int = 3 * 28 * 28):
+        super().__init__()
+        self.flat = nn.Flatten()
+        self.input_divisor = float(input_divisor)
+        sizes = [inputs] + [width] * hidden_layers
+        self.body = nn.Sequential(*[m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = self.flat(x)
+        if self.input_divisor != 1.0:
+            x = x / self.input_divisor
+        return self.head(self.body(x))
+
+
+@register("mlp-deep", options=DeepMLPOptions, defaults={"width": 100, "input_divisor": 1.0, "hidden_layers": 4})
+def build_deep(num_classes: int = 10, width: int = 100, input_divisor: float = 1.0, hidden_layers: int = 4) -> nn.Module:
+    """DeNetDM's Colored-MNIST target network (its released ``CMNISTDeNetDMModel``'s stage-2 branch and head): four
+    hidden layers of 100 units and a linear head, one more hidden layer than LfF's ``mlp``."""
+    return DeepMLP(num_classes, width, hidden_layers, input_divisor)

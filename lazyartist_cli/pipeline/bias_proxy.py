@@ -24,7 +24,7 @@ prediction equals the bias value on val: a diagnostic for the report (it reads v
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn as nn
@@ -80,13 +80,16 @@ def proxy_options_from(name: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def fit_proxy_groups(proxy_model: str, input_mode: str, run_model: str, run_options: dict[str, Any],
                      x_tr: torch.Tensor, y_tr: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
-                     bias_val: torch.Tensor, seed: int, num_classes: int, batch_size: int
-                     ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The val pseudo-groups of the seed's proxy (network ``proxy_model``, given the run's model options it takes), and
-    what ``proxy.json`` records of it."""
+                     bias_val: torch.Tensor, seed: int, num_classes: int, batch_size: int,
+                     proxy_options: Optional[dict[str, Any]] = None) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The val pseudo-groups of the seed's proxy (network ``proxy_model``, given ``proxy_options``, else the run's model
+    options it takes), and what ``proxy.json`` records of it."""
     from ..models import build_model, resolve_options
 
-    options = run_options if proxy_model == run_model else proxy_options_from(proxy_model, run_options)
+    if proxy_options is not None:
+        options = resolve_options(proxy_model, proxy_options)
+    else:
+        options = run_options if proxy_model == run_model else proxy_options_from(proxy_model, run_options)
     t0 = time.perf_counter()
     proxy = train_bias_proxy(lambda: build_model(proxy_model, input=input_mode, options=options), x_tr, y_tr, seed)
     groups = proxy_groups(proxy, x_val, y_val, num_classes, batch_size)

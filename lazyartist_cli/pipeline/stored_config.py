@@ -29,6 +29,8 @@ def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
     train = out.get("train", {})
     if isinstance(train, dict) and train.get("proxy_model", None) in (None, train.get("model")):
         train.pop("proxy_model", None)  # the default (the run's own model): configs stored before it compare equal
+    if isinstance(train, dict) and train.get("proxy_options", None) is None:
+        train.pop("proxy_options", None)  # the default: configs stored before it compare equal
     for path in RESUME_FREE:
         node = out
         for key in path[:-1]:
@@ -48,6 +50,8 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
         resolved["data"].pop("patch_size", None)
     if resolved["train"].get("proxy_model") in (None, cfg.train.model):  # stored only when it is not the run's model
         resolved["train"].pop("proxy_model", None)
+    if resolved["train"].get("proxy_options") is None:  # stored only when given
+        resolved["train"].pop("proxy_options", None)
     resolved["train"]["name"] = cfg.run_name()
     resolved["train"]["dataset"] = cfg.dataset_name()
     resolved["train"]["model_options"] = resolve_options(cfg.train.model, cfg.train.model_options)

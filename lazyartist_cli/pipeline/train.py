@@ -312,7 +312,7 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
     if rule == "val-proxy-group":  # the seed's shared bias proxy (bias_proxy.py): the same for every run at this seed
         d.proxy_groups_val, proxy_info = fit_proxy_groups(t.proxy_model or t.model, t.input, t.model, options, x_tr,
                                                           y_tr, d.x_val, d.y_val, d.bias_val, cfg.seed, NUM_CLASSES,
-                                                          t.eval_batch_size)
+                                                          t.eval_batch_size, t.proxy_options)
         write_json_atomic(out / PROXY_FILE, proxy_info)
         reporter.note(f"bias proxy for val-proxy-group: {proxy_info['groups_present']} pseudo-groups on val, "
                       f"{proxy_info['seconds']:.1f}s")

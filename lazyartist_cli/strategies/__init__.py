@@ -43,10 +43,10 @@ def build_strategy(name: str, cfg: StrategyConfig, ctx: StrategyContext) -> Stra
 
 
 from . import (  # noqa: E402,F401
-    color_entropy, consistency, consistency_input_gradient, dfa, dfr, erm, focal, group_dro, input_gradient, jtt, lc, lff, neuron_suppression,
+    color_entropy, consistency, consistency_input_gradient, denetdm, dfa, dfr, erm, focal, group_dro, input_gradient, jtt, lc, lff, neuron_suppression,
     spectral_decoupling, ula,
 )
 
 for _mod in (erm, consistency, input_gradient, consistency_input_gradient, lff, color_entropy, focal, spectral_decoupling,
-             group_dro, neuron_suppression, jtt, dfr, ula, dfa, lc):
+             group_dro, neuron_suppression, jtt, dfr, ula, dfa, lc, denetdm):
     register(_mod.STRATEGY)
