@@ -45,7 +45,7 @@ def test_the_map_reads_each_budget_at_the_rate_the_rule_chooses_there_and_marks_
 
     runs = {  # lr 1e-3 has the better val early, 3e-3 late (where it has read shape)
         "a": (0.001, _hist([0.96, 0.97, 0.97, 0.97], [0.05, 0.06, 0.07, 0.08])),
-        "b": (0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60], fits=[0.2, 0.9, 0.99, 1.0])),
+        "b": (0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60], fits=[0.9, 0.95, 0.95, 0.95])),
     }
     points = []
     for name, (lr, hist) in runs.items():
@@ -57,6 +57,16 @@ def test_the_map_reads_each_budget_at_the_rate_the_rule_chooses_there_and_marks_
     map_section(w, {"sweep": "m", "budgets": [2, 4], "points": points,
                     "labels": {"data.correlation": {"0.99": "1%"}}}, tmp_path / "results.json", tmp_path / "map.png")
     text = "\n".join(w.lines)
-    assert "| foreground | 1% | **6.0 (0.001)** | 60.0 (0.003) | — | 3 |" in text  # converged: fits 99% from epoch 3
+    assert "| foreground | 1% | **6.0 (0.001)** | 60.0 (0.003) | 1 | 3 |" in text  # the fitted share's plateau
     assert "on `foreground`, lazy at no share, not lazy at 1% (lr 0.003, 60.0% hard, 1 seed)" in text
     assert (tmp_path / "map.png").is_file()
+
+
+def test_converged_is_the_start_of_the_fitted_shares_plateau_with_a_quarter_of_the_run_after_it():
+    from lazyartist_cli.pipeline.report.lazymap import converged_epoch
+
+    flat_late = _hist([0.9] * 8, [0.1] * 8, fits=[0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.95, 0.95])
+    assert converged_epoch(flat_late) is None  # the plateau starts too late in the run to be shown
+    early = _hist([0.9] * 12, [0.1] * 12, fits=[0.5, 0.9] + [0.96] * 10)
+    assert converged_epoch(early) == 7  # the 5-epoch mean first reaches 0.96 - 0.01 at epoch 7; five epochs follow
+    assert converged_epoch([{"epoch": 1, "val_acc": 0.9}]) is None  # not logged

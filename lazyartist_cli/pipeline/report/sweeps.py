@@ -55,11 +55,11 @@ def sweep_tables(w: Writer, data: dict[str, Any], src: Path, figures: bool = Fal
         sd = g.get(f"{split}_std")
         return f"{100 * g[split]:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "") + "%"
 
-    if is_suite(data):
-        suite_section(w, data, src)
-        return
     if data.get("budgets"):  # the laziness map: each long run read at every budget (lazymap.py)
         map_section(w, data, src, w.out_dir / "figures" / f"map-{data['sweep']}.png" if figures else None)
+        return
+    if is_suite(data):
+        suite_section(w, data, src)
         return
     if data.get("tune"):  # the benchmark's tables, one row per method (each configuration's points: results.json)
         grid_table(w, data, src)
