@@ -159,6 +159,13 @@ def map_section(w: Writer, data: dict[str, Any], src: Path, figure: Optional[Pat
     w.p()
     w.p(region_sentence(cells, protocols, corrs, budgets[-1], share))
     w.p()
+    from .grid import _wall
+
+    epochs = sum(len(h) for cell in cells.values() for h in cell["histories"])
+    seconds = sum(r.get("seconds", 0.0) for cell in cells.values() for h in cell["histories"] for r in h)
+    w.p(f"Compute: {epochs:,} epochs of plain ERM (the map's own bare epochs), {seconds / 3600:.1f} h of training "
+        f"({seconds / max(epochs, 1):.1f} s an epoch on average, with the sweep's workers sharing the machine)." + _wall(data))
+    w.p()
     seeds = sorted({s for cell in cells.values() for s in cell["seeds"]})
     w.p(f"Seeds finished: {', '.join(str(s) for s in seeds)}; per point: "
         + ", ".join(f"{proto} {share(c)} lr {lr:g}: {len(cell['seeds'])}" for (proto, c, lr), cell in sorted(
