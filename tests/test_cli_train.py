@@ -336,3 +336,19 @@ def test_the_last_rule_keeps_the_final_epoch_and_gives_no_score_to_compare_by(tr
     assert selection_score(runs / "sel-last", 3) is None  # a sweep cannot rank rates by it
     base_history = [json.loads(line) for line in (runs / "base" / "history.jsonl").read_text().splitlines()]
     assert selection_score(runs / "base", out["best_epoch"]) == base_history[out["best_epoch"] - 1]["val_acc"]
+
+
+def test_a_run_grows_its_budget_on_resume_but_never_shrinks_it_or_stretches_a_cosine_schedule(trained, tmp_path):
+    from lazyartist_cli.pipeline.stored_config import budget_problem
+
+    runs, _ = trained
+    copy = tmp_path / "runs"
+    shutil.copytree(runs / "datasets", copy / "datasets")
+    shutil.copytree(runs / "base", copy / "base")
+    res = invoke(copy, "train", "--strategy", "erm", "--epochs", "3", "--name", "base", "--set", "train.lr=0.004",
+                 "--resume", "-q")
+    assert res.exit_code == 2 and "trained 4 epochs, more than the 3 asked for" in res.output, res.output
+    stored = {"train": {"epochs": 4}}
+    assert budget_problem(stored, 4, 8, "constant") is None  # a constant rate: the first 4 epochs are those of 8
+    assert "laid out over 4 epochs" in budget_problem(stored, 2, 8, "cosine")
+    assert budget_problem(stored, 0, 8, "cosine") is None  # nothing trained yet

@@ -4,7 +4,7 @@ the training sections only, defaults filled in, and without the keys that may ch
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from ..config import RunConfig
 from ..models import resolve_options
@@ -59,3 +59,16 @@ def resolved_config(cfg: RunConfig) -> dict[str, Any]:
     resolved["train"]["lr"] = cfg.train.learning_rate()
     resolved["strategy"] = {cfg.train.strategy: cfg.strategy_config().model_dump(mode="json")}
     return resolved
+
+
+def budget_problem(old: dict[str, Any], epochs_done: int, epochs: int, schedule: str) -> Optional[str]:
+    """Why a stored run (config ``old``, ``epochs_done`` epochs trained) cannot be resumed or reused as a run of
+    ``epochs`` epochs (None: it can). ``train.epochs`` may grow on resume, which is exact at a constant rate; a run
+    that already trained past the request, or a cosine schedule stretched or shrunk mid-run, would not be that run."""
+    if epochs_done > epochs:
+        return f"it trained {epochs_done} epochs, more than the {epochs} asked for (its kept checkpoint may be later)"
+    old_epochs = (old.get("train") or {}).get("epochs")
+    if schedule != "constant" and epochs_done and old_epochs not in (None, epochs):
+        return (f"its {schedule} schedule was laid out over {old_epochs} epochs, not {epochs}: the rate of its first "
+                "epochs would differ")
+    return None

@@ -47,7 +47,7 @@ def _marker(runs_dir: Path, run: str, step: str) -> Path:
 def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
     """absent | partial | done | other (a run of that name trained with another config)."""
     from ..strategies import get_strategy
-    from .stored_config import REFIT_FILE, comparable_config, resolved_config
+    from .stored_config import REFIT_FILE, budget_problem, comparable_config, resolved_config
 
     out = run_dir(runs_dir, rcfg.run_name())
     if not out.is_dir() or not any(not p.name.startswith(".") for p in out.iterdir()):
@@ -62,6 +62,8 @@ def _run_state(rcfg: RunConfig, runs_dir: Path) -> str:
         return "other"
     hist = out / "history.jsonl"
     epochs = sum(1 for line in hist.read_text().splitlines() if line.strip()) if hist.is_file() else 0
+    if budget_problem(old, epochs, rcfg.train.epochs, rcfg.train.schedule):
+        return "other"
     refitted = not get_strategy(rcfg.train.strategy).refits or (out / REFIT_FILE).is_file()
     return "done" if epochs >= rcfg.train.epochs and (out / "best.pt").is_file() and refitted else "partial"
 

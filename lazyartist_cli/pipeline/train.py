@@ -30,7 +30,7 @@ from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
 from .bias_proxy import PROXY_FILE, fit_proxy_groups
 from .selection import SCORE_OF_RULE, selection_view
-from .stored_config import REFIT_FILE, comparable_config, resolved_config
+from .stored_config import REFIT_FILE, budget_problem, comparable_config, resolved_config
 
 @dataclass
 class TrainResult:
@@ -93,6 +93,11 @@ def _prepare_run_dir(cfg: RunConfig, out: Path, resolved: dict[str, Any], resume
                 raise UsageError(f"--resume: run {name!r} was trained with a different config; use another --name or --force")
             if (out / "last.pt").is_file():
                 start_ckpt = load_checkpoint(out / "last.pt")
+            problem = budget_problem(old.get("config", {}), int(start_ckpt["epoch"]) if start_ckpt else 0,
+                                     cfg.train.epochs, cfg.train.schedule)
+            if problem:
+                raise UsageError(f"--resume: run {name!r} cannot go on as a {cfg.train.epochs}-epoch run: {problem}; "
+                                 "use another --name or --force")
             old_precision = old.get("environment", {}).get("precision")
             if start_ckpt is not None and old_precision not in (None, precision):
                 raise UsageError(f"--resume: run {name!r} trained its first epochs in {old_precision} and would go on in "
