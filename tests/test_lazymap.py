@@ -70,3 +70,26 @@ def test_converged_is_the_start_of_the_fitted_shares_plateau_with_a_quarter_of_t
     early = _hist([0.9] * 12, [0.1] * 12, fits=[0.5, 0.9] + [0.96] * 10)
     assert converged_epoch(early) == 7  # the 5-epoch mean first reaches 0.96 - 0.01 at epoch 7; five epochs follow
     assert converged_epoch([{"epoch": 1, "val_acc": 0.9}]) is None  # not logged
+
+
+def test_a_studys_setting_is_placed_on_the_map_with_the_rate_its_rule_would_choose(tmp_path):
+    import json
+
+    from lazyartist_cli.pipeline.report.lazymap import map_position
+
+    points = []
+    for name, lr, hist in (("a", 0.001, _hist([0.96, 0.97, 0.97, 0.97], [0.05, 0.06, 0.07, 0.08], fits=[0.1] * 4)),
+                           ("b", 0.003, _hist([0.95, 0.96, 0.98, 0.99], [0.05, 0.10, 0.50, 0.60], fits=[0.1] * 4))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hist))
+        points.append({"run": name, "status": "ran", "select": "val", "protocol": "foreground", "lr": lr,
+                       "axis:data.correlation": 0.99, "axis:train.lr": lr, "axis:seed": 0})
+    (tmp_path / "sweeps" / "m").mkdir(parents=True)
+    (tmp_path / "sweeps" / "m" / "results.json").write_text(json.dumps(
+        {"sweep": "m", "file": "m.toml", "budgets": [2, 4], "points": points}))
+    early = map_position(tmp_path, "foreground", 0.99, 0.001, 2)
+    assert "gives the baseline 6.0% hard; its rule would choose lr 0.001 at this budget" in early
+    assert "has converged (by epoch 1): lazy there" in early
+    late = map_position(tmp_path, "foreground", 0.99, 0.001, 4)
+    assert "its rule would choose lr 0.003 at this budget (60.0% hard)" in late and late.endswith("not lazy there")
+    assert map_position(tmp_path, "background", 0.99, 0.001, 2) is None

@@ -251,3 +251,36 @@ def figure_from_results(results: Path, sweep: str, out: Path) -> Optional[Path]:
     protocols = list(dict.fromkeys(k[0] for k in cells))
     return map_figure(cells, protocols, sorted({k[1] for k in cells}),
                       lambda c: point_label({"data.correlation": c}, labels), out)
+
+
+def map_position(runs_dir: Path, protocol: str, corr: float, lr: float, epochs: int) -> Optional[str]:
+    """Where a study's baseline setting sits on a laziness map stored under ``runs_dir`` (a sweep with ``budgets``): its
+    hard accuracy there, the rate its rule would choose at that budget, and whether that rate has converged by then.
+    None without a map point of the same protocol and share."""
+    from .loader import _load
+
+    for src in sorted((runs_dir / "sweeps").glob("*/results.json")) if (runs_dir / "sweeps").is_dir() else []:
+        data = _load(src)
+        if not data or not data.get("budgets"):
+            continue
+        cells = map_points(data, runs_dir)
+        mine = cells.get((protocol, corr, lr))
+        if mine is None or not any(len(k) >= epochs for k in mine["kept"]):
+            continue
+        val, hard = at_budget(mine, epochs)
+        best = rule_rate(cells, protocol, corr, epochs)
+        other = cells.get((protocol, corr, best))
+        o_val, o_hard = at_budget(other, epochs) if other else (val, hard)
+        conv = [converged_epoch(h) for h in (other or mine)["histories"]]
+        done = all(e is not None and e <= epochs for e in conv)
+        longest = max(len(h) for h in (other or mine)["histories"])
+        lazy_there = is_lazy(o_val, o_hard)
+        return (f"on the laziness map (`{data['file']}`, {len(hard)} seed{'s' if len(hard) > 1 else ''}) this setting "
+                f"(`{protocol}`, {100 * (1 - corr):g}% conflicting, lr {lr:g}, {epochs} epochs) gives the baseline "
+                f"{_fmt(hard)}% hard; its rule would choose lr {best:g} at this budget ({_fmt(o_hard)}% hard), where it "
+                + (f"has converged (by epoch {max(conv)})" if done else
+                   f"has not converged by this budget (the map's {longest}-epoch runs fit more of their conflicting "
+                   "images later)")
+                + (": lazy there" if lazy_there and done else
+                   (": not lazy there" if not lazy_there else ": lazy so far, not yet converged")))
+    return None

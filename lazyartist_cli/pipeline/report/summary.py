@@ -108,6 +108,12 @@ def headline_lines(ctx: ReportContext) -> list[str]:
     if base_row["cf"][0] is not None:
         head.append(f"recolouring an image makes the baseline follow the new colour in "
                     f"{pm('baseline.cf_follows_mean', base_row, 'cf')} of cases ({_seeds(len(base_row['cf_sources']))})")
+    from .lazymap import map_position
+
+    t = ctx.cfg.train
+    where = map_position(ctx.runs_dir, ctx.cfg.data.protocol, ctx.cfg.data.correlation, t.learning_rate(), t.epochs)
+    if where:
+        head.append(where)
     return head
 
 
