@@ -228,6 +228,9 @@ def map_figure(cells: dict[tuple, dict[str, Any]], protocols: list[str], corrs: 
                 ax.plot(xs, ys, label=share(c))
         ax.axhline(100 * LAZY_HARD, ls="--", c="gray", lw=0.8)
         ax.set_xscale("log")
+        ticks = [t for t in (1, 3, 6, 12, 24, 48, 80, 160, 320) if t <= max(1, longest)]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
         ax.set_xlabel("budget (epochs)")
         ax.set_title(proto, fontsize=9)
         ax.set_ylim(0, 100)
