@@ -103,7 +103,7 @@ def test_a_ula_run_selects_by_its_pseudo_groups_and_the_rule_needs_a_proxy(small
     assert "log_ce_proxy" in rows[0] and "log_ce_adjusted" in rows[2]
     res = invoke_cli(runs, "train", "--strategy", "erm", "--epochs", "1", "--name", "e", "-q",
                      "--set", "train.select=val-pseudo-group")
-    assert res.exit_code == 2 and "needs a strategy with a bias proxy (jtt, ula)" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "needs a strategy with a bias proxy (denetdm, jtt, ula)" in res.output and "Traceback" not in res.output
     assert not (runs / "e").exists()
 
 
