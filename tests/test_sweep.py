@@ -329,7 +329,7 @@ def test_every_sweep_file_of_the_repository_loads(path):
 
 
 def test_reference_values_match_as_numbers():
-    from lazyartist_cli.pipeline.sweep_file import matches
+    from lazyartist_cli.pipeline.sweep_reference import matches
 
     assert matches({"train.model_options": {"input_divisor": 255.0}, "seed": 0}, {"train.model_options": {"input_divisor": 255}})
     assert matches({"data.correlation": 1}, {"data.correlation": 1.0}) and not matches({"data.correlation": 0.95}, {"data.correlation": 0.99})
@@ -338,7 +338,8 @@ def test_reference_values_match_as_numbers():
 
 def test_labels_name_the_points_and_a_label_of_no_key_or_value_is_refused(tmp_path):
     from lazyartist_cli.errors import ConfigError
-    from lazyartist_cli.pipeline.sweep_file import load_sweep, point_label
+    from lazyartist_cli.pipeline.sweep_file import load_sweep
+    from lazyartist_cli.pipeline.sweep_reference import point_label
 
     def sweep(labels: str):
         path = tmp_path / "s.toml"

@@ -16,21 +16,20 @@ from ..checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_s
 from ..config import RunConfig
 from ..errors import LazyError, UsageError
 from ..figures.curves import plot_curves
-from ..data.views import model_inputs
-from ..metrics import balanced_group_accuracy, worst_group_accuracy
 from ..models import build_model, resolve_options
 from ..runs import ensure_dir, read_json, run_dir, write_json_atomic, write_lock, write_text_atomic
 from ..seeding import resolve_device, seed_everything
 from ..precision import autocast, memory_format, resolve_precision
 from ..strategies import StrategyContext, build_strategy, get_strategy
 from ..data.mnist import NUM_CLASSES
-from .common import environment, loss_and_accuracy, predict
-from .data import load_dataset_metadata, load_verified_split
+from .common import environment
+from .data import load_dataset_metadata
 from ..data.views import ORACLE_COLOR
 from .reporter import SILENT, Reporter
 from .bias_proxy import PROXY_FILE, fit_proxy_groups
-from .selection import SCORE_OF_RULE, selection_view
+from .selection import SCORE_OF_RULE
 from .stored_config import REFIT_FILE, budget_problem, comparable_config, resolved_config
+from .train_data import TrainData, load_data, score_epoch
 
 @dataclass
 class TrainResult:
@@ -50,13 +49,6 @@ def lr_factor(schedule: str, step: int, total: int) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
     return 1.0
-
-
-def split_inputs(ds, meta: dict[str, Any], input_mode: str, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A stored split as the model of ``input_mode`` sees it: (x (N, 3, H, W), labels)."""
-    x, y = ds.tensors(device)
-    palette = torch.tensor(meta["palette"]["rgb"], dtype=torch.float32) / 255.0
-    return model_inputs(x, ds.digits, ds.colors, palette, meta["protocol"], input_mode), y
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -109,74 +101,6 @@ def _prepare_run_dir(cfg: RunConfig, out: Path, resolved: dict[str, Any], resume
     elif resume:
         raise UsageError(f"--resume: run {name!r} does not exist yet ({out})")
     return start_ckpt
-
-
-@dataclass
-class _Data:
-    """The tensors one run trains and scores on (all on the training device)."""
-
-    x_tr: torch.Tensor
-    y_tr: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    groups_val: torch.Tensor  # (N_val,) class * 2 + conflicting: the groups of the worst-group rule
-    bias_val: torch.Tensor  # (N_val,) the bias value of every validation image (read by a refit that knows val's groups)
-    x_val_rc: torch.Tensor
-    x_hard: Optional[torch.Tensor]
-    y_hard: Optional[torch.Tensor]
-    train_ds: Any
-    meta: dict[str, Any]
-    proxy_groups_val: Optional[torch.Tensor] = None  # (N_val,) the shared bias proxy's groups (``val-proxy-group``)
-    conf_tr: Optional[torch.Tensor] = None  # indices of the bias-conflicting training images (a monitor; never chosen on)
-
-
-def _load_data(cfg: RunConfig, runs_dir: Path, device: torch.device) -> _Data:
-    t = cfg.train
-    train_ds, meta = load_verified_split(runs_dir, cfg.dataset_name(), "train")
-    val_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "val")
-    x_tr, y_tr = split_inputs(train_ds, meta, t.input, device)
-    x_val, y_val = split_inputs(val_ds, meta, t.input, device)
-    x_hard = y_hard = None
-    if t.monitor_hard:
-        hard_ds, _ = load_verified_split(runs_dir, cfg.dataset_name(), "test_hard")
-        x_hard, y_hard = split_inputs(hard_ds, meta, t.input, device)
-    # the worst-group rule's groups: class x {aligned, conflicting} (20 groups). The 100 (class, bias value) groups
-    # hold ~5 images each among val's conflicting images at correlation 0.95, so their minimum moves by single images
-    groups_val = (val_ds.labels * 2 + (val_ds.colors != val_ds.labels).long()).to(device)
-    d = _Data(x_tr, y_tr, x_val, y_val, groups_val, val_ds.colors.to(device), selection_view(x_val, cfg.seed), x_hard,
-              y_hard, train_ds, meta)
-    if t.monitor_hard:  # logged only: how much of its bias-conflicting training data a run fits (the laziness map)
-        d.conf_tr = torch.nonzero((train_ds.colors != train_ds.labels).to(device)).flatten()
-    return d
-
-
-def _score(model: torch.nn.Module, d: _Data, t: Any, rule: str, strategy: Any = None) -> dict[str, Any]:
-    """What is measured after an epoch: the checkpoint's score under ``rule`` (never hard data) and what is logged
-    (with a strategy that has a bias proxy, also val accuracy balanced over its pseudo-groups)."""
-    n_eval = min(t.train_eval_size, d.x_tr.shape[0])
-    # what is only logged is scored on the first monitor_size images; what chooses the checkpoint on all of val
-    n_mon = t.monitor_size or None
-    n_rc = None if rule == "val-recolored" else n_mon
-    tr_loss, tr_acc = loss_and_accuracy(predict(model, d.x_tr[:n_eval], t.eval_batch_size), d.y_tr[:n_eval])
-    val_logits = predict(model, d.x_val, t.eval_batch_size)
-    val_loss, val_acc = loss_and_accuracy(val_logits, d.y_val)
-    val_wg = worst_group_accuracy(val_logits.argmax(1), d.y_val, d.groups_val, NUM_CLASSES * 2)
-    val_rc_acc = loss_and_accuracy(predict(model, d.x_val_rc[:n_rc], t.eval_batch_size), d.y_val[:n_rc])[1]
-    row: dict[str, Any] = {"train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
-                           "val_recolored_acc": val_rc_acc, "val_worst_group_acc": val_wg}
-    pseudo = strategy.pseudo_groups(d.x_val, d.y_val, t.eval_batch_size) if strategy is not None else None
-    if pseudo is not None:
-        row["val_pseudo_group_acc"] = balanced_group_accuracy(val_logits.argmax(1), d.y_val, pseudo, NUM_CLASSES ** 2)
-    if d.proxy_groups_val is not None:
-        row["val_proxy_group_acc"] = balanced_group_accuracy(val_logits.argmax(1), d.y_val, d.proxy_groups_val,
-                                                             NUM_CLASSES ** 2)
-    if d.x_hard is not None:
-        row["hard_acc_monitor"] = loss_and_accuracy(predict(model, d.x_hard[:n_mon], t.eval_batch_size), d.y_hard[:n_mon])[1]
-    if d.conf_tr is not None and d.conf_tr.numel():
-        conf = d.conf_tr[:n_mon]
-        row["train_conflicting_acc_monitor"] = loss_and_accuracy(
-            predict(model, d.x_tr[conf], t.eval_batch_size), d.y_tr[conf])[1]
-    return row
 
 
 def _train_epoch(model, strategy, opt, x_tr: torch.Tensor, y_tr: torch.Tensor, perm: torch.Tensor, epoch: int, t: Any,
@@ -232,7 +156,7 @@ def _check_request(cfg: RunConfig, runs_dir: Path) -> None:
                              f"{cfg.dataset_name()!r} draws its shortcut with {protocol!r}")
 
 
-def _build(cfg: RunConfig, d: _Data, device: torch.device, layout: Any) -> tuple[dict[str, Any], Any, Any, Any]:
+def _build(cfg: RunConfig, d: TrainData, device: torch.device, layout: Any) -> tuple[dict[str, Any], Any, Any, Any]:
     """The model, its strategy (with the training split's context) and Adam over both: (options, model, strategy, opt)."""
     t = cfg.train
     options = resolve_options(t.model, t.model_options)
@@ -261,7 +185,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
     layout = memory_format(precision, device)
     _check_request(cfg, runs_dir)
     seed_everything(cfg.seed)
-    d = _load_data(cfg, runs_dir, device)  # the dataset is verified before the run directory exists
+    d = load_data(cfg, runs_dir, device)  # the dataset is verified before the run directory exists
     problem = get_strategy(t.strategy).check_held_out(cfg.strategy_config(), d.y_val, d.bias_val, NUM_CLASSES)
     if problem:
         raise UsageError(problem)
@@ -280,7 +204,7 @@ def _run_train(cfg: RunConfig, runs_dir: Path, resume: bool, force: bool, report
             shutil.rmtree(out, ignore_errors=True)
 
 
-def _refit_best(out: Path, model, strategy, d: _Data, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
+def _refit_best(out: Path, model, strategy, d: TrainData, cfg: RunConfig, reporter: Reporter) -> dict[str, Any]:
     """A refitting strategy (DFR) changes the chosen checkpoint's model once training is over; best.pt is rewritten
     atomically with the new weights, what was chosen (``best["refit"]``) and the refitted model's scores (the base
     model's stay under ``best["base"]``). Refitting reads only the features the unchanged layers give, so a resumed
@@ -292,7 +216,7 @@ def _refit_best(out: Path, model, strategy, d: _Data, cfg: RunConfig, reporter: 
             "seconds": round(time.perf_counter() - t0, 3)}
     rule = cfg.train.selection_rule(cfg.strategy_config())
     old = ckpt["best"]
-    scores = _score(model, d, cfg.train, rule, strategy)
+    scores = score_epoch(model, d, cfg.train, rule, strategy)
     keys = ("val_acc", "val_recolored_acc", "val_worst_group_acc", "hard_acc_monitor")
     best = {**old, **{k: scores.get(k) for k in keys}, "base": old.get("base") or {k: old.get(k) for k in (*keys, "score")},
             "refit": info}
@@ -305,7 +229,7 @@ def _refit_best(out: Path, model, strategy, d: _Data, cfg: RunConfig, reporter: 
 
 
 def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: torch.device, precision: str, layout: Any,
-                d: _Data, start_ckpt: Optional[dict[str, Any]], reporter: Reporter) -> TrainResult:
+                d: TrainData, start_ckpt: Optional[dict[str, Any]], reporter: Reporter) -> TrainResult:
     t = cfg.train
     name = cfg.run_name()
     x_tr, y_tr, meta = d.x_tr, d.y_tr, d.meta
@@ -360,7 +284,7 @@ def _train_loop(cfg: RunConfig, out: Path, resolved: dict[str, Any], device: tor
         train_images += perm.shape[0]
         train_seconds += seconds
         with autocast(precision, device):  # the scores that choose the checkpoint; `lazy eval` re-scores in fp32
-            scores = _score(model, d, t, rule, strategy)
+            scores = score_epoch(model, d, t, rule, strategy)
         row: dict[str, Any] = {"epoch": epoch, "train_objective": obj_sum / nb, **scores, "lr": opt.param_groups[0]["lr"]}
         row.update({f"log_{k}": v / nb for k, v in sums.items()})
         row["seconds"] = round(seconds, 3)

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Optional
 
-from ..sweep_file import matches, value_text
+from ..sweep_reference import matches, value_text
 from ..tuning import choose
 from .writer import Writer
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..selection import SCORE_OF_RULE
-from ..sweep_file import point_label
+from ..sweep_reference import point_label
 from .suite import LAZY_EASY, LAZY_HARD
 from .writer import Writer
 

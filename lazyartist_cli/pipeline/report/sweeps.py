@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..sweep_file import matches, point_label
+from ..sweep_reference import matches, point_label
 from .grid import grid_table, tuning_keys
 from .loader import _load
 from .suite import LAZY_EASY, LAZY_HARD, _cell, choose_learning_rates, is_suite, suite_groups, suite_section
